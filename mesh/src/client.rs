@@ -1,0 +1,148 @@
+//! Outgoing mutual-TLS channels to a named upstream workload.
+//!
+//! The connector presents this workload's certificate, verifies the
+//! server's chain and host name against the mesh CA, and then checks that
+//! the server is the workload we meant to call: its SPIFFE ID must be the
+//! expected one, so a stolen certificate of another workload cannot stand
+//! in for it. One HTTP/2 connection is a throughput ceiling, so an
+//! [`Upstream`] keeps a few and spreads calls across them.
+
+use std::{
+    future::Future,
+    io,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsConnector, client::TlsStream};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::{
+    identity::{PeerId, SpiffeId},
+    tls::MeshTls,
+};
+
+/// Connections kept per upstream.
+const POOL_SIZE: usize = 4;
+
+/// A small pool of lazily connected channels to one upstream workload.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    name: Arc<str>,
+    channels: Arc<[Channel]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    /// Channels to workload `name` at `addr` (`host:port`). Nothing
+    /// connects until the first call.
+    pub fn new(tls: &MeshTls, name: &str, addr: &str) -> Result<Self, UpstreamError> {
+        let bad = |detail: String| UpstreamError {
+            upstream: name.to_owned(),
+            addr: addr.to_owned(),
+            detail,
+        };
+        let expected = tls
+            .trust_domain()
+            .workload(name)
+            .map_err(|e| bad(e.to_string()))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected host:port".to_owned()))?;
+        port.parse::<u16>()
+            .map_err(|_| bad(format!("'{port}' is not a port")))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|e| bad(e.to_string()))?;
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| bad(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
+        let connector = MeshConnector {
+            tls: tls.clone(),
+            addr: addr.into(),
+            server_name,
+            expected,
+        };
+        let channels = (0..POOL_SIZE)
+            .map(|_| endpoint.connect_with_connector_lazy(connector.clone()))
+            .collect();
+        Ok(Self {
+            name: name.into(),
+            channels,
+            next: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// The next channel of the pool, round robin.
+    pub fn channel(&self) -> Channel {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
+        self.channels[i].clone()
+    }
+
+    /// The upstream workload's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Dials one upstream over mutual TLS and checks who answered.
+#[derive(Debug, Clone)]
+struct MeshConnector {
+    tls: MeshTls,
+    addr: Arc<str>,
+    server_name: ServerName<'static>,
+    expected: SpiffeId,
+}
+
+impl tower::Service<Uri> for MeshConnector {
+    type Response = TokioIo<TlsStream<TcpStream>>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let tcp = TcpStream::connect(&*this.addr).await?;
+            tcp.set_nodelay(true)?;
+            let connector = TlsConnector::from(this.tls.client_config());
+            let stream = connector.connect(this.server_name.clone(), tcp).await?;
+            let leaf = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .ok_or_else(|| io::Error::other("upstream presented no certificate"))?;
+            let peer = PeerId::from_leaf_der(leaf, this.tls.trust_domain())
+                .map_err(|e| io::Error::other(format!("upstream at {}: {e}", this.addr)))?;
+            if peer.spiffe_id() != &this.expected {
+                return Err(io::Error::other(format!(
+                    "upstream at {} is {peer}, expected {}",
+                    this.addr, this.expected
+                )));
+            }
+            Ok(TokioIo::new(stream))
+        })
+    }
+}
+
+/// An upstream address that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream '{upstream}' at '{addr}': {detail}")]
+pub struct UpstreamError {
+    upstream: String,
+    addr: String,
+    detail: String,
+}

@@ -1,0 +1,202 @@
+//! Command-line flags and environment variables shared by every workload,
+//! parsed with clap and checked at start-up. A binary flattens
+//! [`ServerArgs`] into its own arguments.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+use crate::{identity::TrustDomain, tls::TlsFiles};
+
+/// A workload of the mesh: its name (the last segment of its SPIFFE ID) and
+/// the ports it listens on when no flag says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// Name in SPIFFE IDs, certificates, metrics and logs.
+    pub name: &'static str,
+    /// Default mutual-TLS gRPC port.
+    pub grpc_port: u16,
+    /// Default admin HTTP port (`/metrics`, `/healthz`, `/readyz`).
+    pub admin_port: u16,
+}
+
+/// The token service.
+pub const AUTH: Workload = Workload {
+    name: "auth",
+    grpc_port: 7001,
+    admin_port: 9001,
+};
+/// The public edge.
+pub const GATEWAY: Workload = Workload {
+    name: "gateway",
+    grpc_port: 7000,
+    admin_port: 9000,
+};
+/// Orders and the payment saga.
+pub const ORDERS: Workload = Workload {
+    name: "orders",
+    grpc_port: 7002,
+    admin_port: 9002,
+};
+/// Charges and refunds.
+pub const PAYMENTS: Workload = Workload {
+    name: "payments",
+    grpc_port: 7003,
+    admin_port: 9003,
+};
+/// Accounts and the ledger.
+pub const ACCOUNTS: Workload = Workload {
+    name: "accounts",
+    grpc_port: 7004,
+    admin_port: 9004,
+};
+
+/// Flags common to every workload's server.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address of the mutual-TLS gRPC port [default: 127.0.0.1:<workload port>].
+    #[arg(long, env = "MESH_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Address of the plain-HTTP admin port serving /metrics, /healthz and
+    /// /readyz [default: 127.0.0.1:<workload admin port>].
+    #[arg(long, env = "MESH_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Log line format.
+    #[arg(long, env = "MESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Where a workload's certificate, key and CA bundle are.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Directory holding `<workload>.pem`, `<workload>-key.pem` and `ca.pem`
+    /// (as written by `meshctl certs`); used for any of --cert, --key, --ca not given.
+    #[arg(long, env = "MESH_CERTS_DIR", default_value = ".mesh/certs")]
+    pub certs_dir: PathBuf,
+
+    /// The workload's certificate chain (PEM, leaf first).
+    #[arg(long, env = "MESH_CERT")]
+    pub cert: Option<PathBuf>,
+
+    /// The workload's private key (PEM).
+    #[arg(long, env = "MESH_KEY")]
+    pub key: Option<PathBuf>,
+
+    /// The mesh CA bundle peers must chain to (PEM).
+    #[arg(long, env = "MESH_CA")]
+    pub ca: Option<PathBuf>,
+
+    /// Trust domain of every SPIFFE ID in the mesh.
+    #[arg(long, env = "MESH_TRUST_DOMAIN", default_value = "mesh.local")]
+    pub trust_domain: TrustDomain,
+
+    /// How often to check the certificate files for rotation.
+    #[arg(long, env = "MESH_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
+}
+
+impl TlsArgs {
+    /// The files of workload `name`, defaults filled in from --certs-dir.
+    pub fn files(&self, name: &str) -> TlsFiles {
+        let dir = &self.certs_dir;
+        TlsFiles {
+            cert: self
+                .cert
+                .clone()
+                .unwrap_or_else(|| dir.join(format!("{name}.pem"))),
+            key: self
+                .key
+                .clone()
+                .unwrap_or_else(|| dir.join(format!("{name}-key.pem"))),
+            ca: self.ca.clone().unwrap_or_else(|| dir.join("ca.pem")),
+        }
+    }
+}
+
+/// Protocol limits. Several HTTP/2 limits default to "none" in the
+/// libraries underneath, so every one is set explicitly.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Most concurrent HTTP/2 streams per connection; more are refused.
+    #[arg(long, env = "MESH_MAX_CONCURRENT_STREAMS", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_streams: u32,
+
+    /// Largest gRPC message accepted, in bytes.
+    #[arg(long, env = "MESH_MAX_MESSAGE_BYTES", default_value_t = 4 << 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_message_bytes: u32,
+
+    /// Largest HTTP/2 header list accepted, in bytes.
+    #[arg(long, env = "MESH_MAX_HEADER_LIST_BYTES", default_value_t = 16 << 10,
+          value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_header_list_bytes: u32,
+
+    /// Streams a client may reset before the server has accepted them,
+    /// per connection; past it the connection is closed (rapid reset).
+    #[arg(long, env = "MESH_MAX_PENDING_RESETS", default_value_t = 20)]
+    pub max_pending_accept_reset_streams: usize,
+
+    /// Streams the server may reset for protocol errors per connection
+    /// before it closes the connection.
+    #[arg(long, env = "MESH_MAX_LOCAL_ERROR_RESETS", default_value_t = 256)]
+    pub max_local_error_reset_streams: usize,
+
+    /// Upper bound on handling one request, whatever deadline the caller sets.
+    #[arg(long, env = "MESH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// A TLS handshake not finished in this time is dropped (slow clients).
+    #[arg(long, env = "MESH_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Handshakes in progress at once; new connections past it are dropped.
+    #[arg(long, env = "MESH_MAX_PENDING_HANDSHAKES", default_value_t = 512)]
+    pub max_pending_handshakes: usize,
+
+    /// Time given to in-flight calls to finish on shutdown.
+    #[arg(long, env = "MESH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 128,
+            max_message_bytes: 4 << 20,
+            max_header_list_bytes: 16 << 10,
+            max_pending_accept_reset_streams: 20,
+            max_local_error_reset_streams: 256,
+            request_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(5),
+            max_pending_handshakes: 512,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h` (and combinations) into a duration.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 250ms, 10s, 5m)"))?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(d)
+}

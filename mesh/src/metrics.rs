@@ -1,0 +1,170 @@
+//! The Prometheus metrics every workload exports, named as in DESIGN.md.
+//!
+//! One [`Registry`] per process, no global state: [`Metrics::new`] creates
+//! the families, a service may register its own in the same registry while
+//! it starts, and the admin port serves the result at `/metrics`. Every
+//! series carries a constant `service` label.
+
+use std::sync::Arc;
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+
+/// A label set of one `reason`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// A label set of one `result`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+/// The labels of an authorization denial.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DenialLabels {
+    method: String,
+    reason: &'static str,
+}
+
+/// The labels of a rate-limit rejection: what the limit was keyed by.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabel {
+    key: &'static str,
+}
+
+/// Security and transport metrics shared by every layer of a workload.
+/// Cheap to clone: all clones count into the same series.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    inner: Arc<Families>,
+}
+
+#[derive(Debug, Default)]
+struct Families {
+    auth_failures: Family<ReasonLabel, Counter>,
+    authz_denied: Family<DenialLabels, Counter>,
+    ratelimit_rejected: Family<KeyLabel, Counter>,
+    tls_handshake_failures: Family<ReasonLabel, Counter>,
+    jwks_refresh: Family<ResultLabel, Counter>,
+    cert_expiry: Gauge,
+    cert_reloads: Family<ResultLabel, Counter>,
+}
+
+impl Metrics {
+    /// Creates the families for workload `service` and the registry that
+    /// exports them.
+    pub fn new(service: &str) -> (Self, Registry) {
+        let mut registry =
+            Registry::with_labels([("service".into(), service.to_owned().into())].into_iter());
+        let families = Families::default();
+        registry.register(
+            "mesh_auth_failures",
+            "Requests refused for missing or bad credentials, by reason",
+            families.auth_failures.clone(),
+        );
+        registry.register(
+            "mesh_authz_denied",
+            "Authenticated requests refused by the policy table, by method and reason",
+            families.authz_denied.clone(),
+        );
+        registry.register(
+            "mesh_ratelimit_rejected",
+            "Requests refused by a rate limit, by what the limit is keyed on",
+            families.ratelimit_rejected.clone(),
+        );
+        registry.register(
+            "mesh_tls_handshake_failures",
+            "Inbound TLS handshakes that failed, by reason",
+            families.tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "mesh_jwks_refresh",
+            "JWKS fetches from the auth service, by result",
+            families.jwks_refresh.clone(),
+        );
+        registry.register(
+            "mesh_cert_expiry_timestamp_seconds",
+            "When the workload certificate in use expires (Unix time)",
+            families.cert_expiry.clone(),
+        );
+        registry.register(
+            "mesh_cert_reloads",
+            "Reloads of rotated certificate files, by result",
+            families.cert_reloads.clone(),
+        );
+        (
+            Self {
+                inner: Arc::new(families),
+            },
+            registry,
+        )
+    }
+
+    /// Counts a request refused as unauthenticated.
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.inner
+            .auth_failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a request the policy table denied.
+    pub fn authz_denied(&self, method: &str, reason: &'static str) {
+        let labels = DenialLabels {
+            method: method.to_owned(),
+            reason,
+        };
+        self.inner.authz_denied.get_or_create(&labels).inc();
+    }
+
+    /// Counts a request refused by a rate limit keyed on `key`.
+    pub fn ratelimit_rejected(&self, key: &'static str) {
+        self.inner
+            .ratelimit_rejected
+            .get_or_create(&KeyLabel { key })
+            .inc();
+    }
+
+    /// Counts a failed inbound TLS handshake.
+    pub fn tls_handshake_failure(&self, reason: &'static str) {
+        self.inner
+            .tls_handshake_failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts a JWKS fetch.
+    pub fn jwks_refresh(&self, result: &'static str) {
+        self.inner
+            .jwks_refresh
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// Records when the certificate in use expires.
+    pub fn set_cert_expiry(&self, unix_seconds: i64) {
+        self.inner.cert_expiry.set(unix_seconds);
+    }
+
+    /// Counts an attempt to load rotated certificate files.
+    pub fn cert_reload(&self, result: &'static str) {
+        self.inner
+            .cert_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+}
+
+/// Encodes `registry` in the OpenMetrics text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
+}

@@ -1,0 +1,327 @@
+//! The bootstrap every workload binary runs: [`Server::start`] checks the
+//! configuration and binds the ports, the service adds its gRPC services and
+//! policy, and [`Server::serve`] runs until shutdown, then drains.
+//!
+//! ```no_run
+//! # async fn f(args: mesh::ServerArgs, policy: mesh::Policy) -> anyhow::Result<()> {
+//! let server = mesh::Server::start(mesh::ACCOUNTS, args).await?;
+//! let grpc = server.grpc(policy); // .add(AccountsServer::new(handler))
+//! server.serve(grpc, mesh::shutdown::signal()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Binding happens in `start`, before anything is spawned, so a test that
+//! starts a server on port 0 can connect as soon as `start` returns.
+
+mod admin;
+mod incoming;
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc};
+
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::{Routes, RoutesBuilder},
+};
+use tower::ServiceBuilder;
+
+use crate::{
+    client::{Upstream, UpstreamError},
+    config::{Limits, ServerArgs, Workload},
+    metrics::Metrics,
+    peer::PeerIdLayer,
+    policy::{AuthorizeLayer, Policy, Rule},
+    telemetry,
+    tls::{self, MeshTls, TlsError},
+};
+
+pub use admin::Readiness;
+
+/// A workload's server, configured and bound, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    workload: Workload,
+    tls: MeshTls,
+    limits: Limits,
+    tls_reload_interval: std::time::Duration,
+    grpc_listener: TcpListener,
+    admin_listener: TcpListener,
+    metrics: Metrics,
+    registry: Registry,
+    readiness: Readiness,
+}
+
+impl Server {
+    /// Sets up logging, loads and checks the TLS files, and binds both
+    /// ports. Every error names the flag or file at fault.
+    pub async fn start(workload: Workload, args: ServerArgs) -> Result<Self, StartError> {
+        telemetry::init(args.log_format);
+        tls::install_default_provider();
+        let tls = MeshTls::load(
+            args.tls.files(workload.name),
+            args.tls.trust_domain.clone(),
+            workload.name,
+        )?;
+        let grpc_addr = args
+            .listen
+            .unwrap_or(([127, 0, 0, 1], workload.grpc_port).into());
+        let admin_addr = args
+            .admin_listen
+            .unwrap_or(([127, 0, 0, 1], workload.admin_port).into());
+        let grpc_listener = bind("--listen", grpc_addr).await?;
+        let admin_listener = bind("--admin-listen", admin_addr).await?;
+        let (metrics, registry) = Metrics::new(workload.name);
+        Ok(Self {
+            workload,
+            tls,
+            limits: args.limits,
+            tls_reload_interval: args.tls.tls_reload_interval,
+            grpc_listener,
+            admin_listener,
+            metrics,
+            registry,
+            readiness: Readiness::default(),
+        })
+    }
+
+    /// Where the mutual-TLS gRPC port listens.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Where the admin HTTP port listens.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The workload this server runs as.
+    pub fn workload(&self) -> Workload {
+        self.workload
+    }
+
+    /// The workload's live TLS state (for outgoing channels).
+    pub fn tls(&self) -> &MeshTls {
+        &self.tls
+    }
+
+    /// The shared security metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics registry, for a service's own metrics.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// The readiness flags `/readyz` reports.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// A pool of mutual-TLS channels to workload `name` at `addr`
+    /// (`host:port`), which must present `name`'s SPIFFE ID.
+    pub fn upstream(&self, name: &str, addr: &str) -> Result<Upstream, UpstreamError> {
+        Upstream::new(&self.tls, name, addr)
+    }
+
+    /// An empty set of gRPC services guarded by `policy`.
+    pub fn grpc(&self, policy: Policy) -> Grpc {
+        Grpc {
+            routes: RoutesBuilder::default(),
+            names: Vec::new(),
+            policy,
+            max_message_bytes: self.limits.max_message_bytes as usize,
+        }
+    }
+
+    /// Serves `grpc` until `shutdown` completes, then stops accepting,
+    /// reports NOT_SERVING, and gives in-flight calls `--shutdown-grace` to finish.
+    pub async fn serve(
+        self,
+        grpc: Grpc,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let Self {
+            workload,
+            tls,
+            limits,
+            tls_reload_interval,
+            grpc_listener,
+            admin_listener,
+            metrics,
+            registry,
+            readiness,
+        } = self;
+        let Grpc {
+            mut routes,
+            names,
+            policy,
+            max_message_bytes,
+        } = grpc;
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for name in &names {
+            health
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        routes.add_service(health_service.max_decoding_message_size(max_message_bytes));
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(mesh_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| ServeError::Reflection(e.to_string()))?;
+        routes.add_service(reflection);
+        let policy = policy
+            .service(
+                tonic_health::pb::health_server::SERVICE_NAME,
+                Rule::any_workload(),
+            )
+            .service("grpc.reflection.v1.ServerReflection", Rule::any_workload());
+
+        // The request path, outermost first. tonic adds the deadline
+        // (`grpc-timeout` capped by --request-timeout) and the connection
+        // info around this stack.
+        let stack = ServiceBuilder::new()
+            // Who is calling: the identity from the TLS handshake, or UNAUTHENTICATED.
+            .layer(PeerIdLayer::new(metrics.clone()))
+            // May that caller call this RPC: the policy table, or PERMISSION_DENIED.
+            .layer(AuthorizeLayer::new(Arc::new(policy), metrics.clone()));
+
+        let router = tonic::transport::Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_max_pending_accept_reset_streams(Some(limits.max_pending_accept_reset_streams))
+            .http2_max_local_error_reset_streams(Some(limits.max_local_error_reset_streams))
+            .http2_max_header_list_size(limits.max_header_list_bytes)
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+            .timeout(limits.request_timeout)
+            .layer(stack)
+            .add_routes(routes.routes());
+
+        let admin_addr = admin_listener.local_addr().map_err(ServeError::Io)?;
+        let stop = CancellationToken::new();
+        let _stop_on_exit = stop.clone().drop_guard();
+        let incoming = incoming::tls_incoming(grpc_listener, tls.clone(), metrics.clone(), &limits);
+        let reloader = tls::spawn_reloader(tls.clone(), tls_reload_interval, metrics.clone());
+        let admin = tokio::spawn(admin::serve(
+            admin_listener,
+            Arc::new(registry),
+            readiness.clone(),
+            stop.clone(),
+        ));
+
+        tracing::info!(
+            workload = workload.name,
+            identity = %tls.identity(),
+            grpc = %incoming.local_addr,
+            admin = %admin_addr,
+            "serving"
+        );
+        readiness.set("serving", true);
+
+        let draining = CancellationToken::new();
+        let signal = {
+            let draining = draining.clone();
+            let readiness = readiness.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: draining in-flight calls");
+                readiness.set("serving", false);
+                for name in &names {
+                    health
+                        .set_service_status(*name, tonic_health::ServingStatus::NotServing)
+                        .await;
+                }
+                draining.cancel();
+            }
+        };
+        let grace = limits.shutdown_grace;
+        let result = tokio::select! {
+            result = router.serve_with_incoming_shutdown(incoming.stream, signal) => result.map_err(ServeError::Transport),
+            () = async { draining.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "shutdown grace exceeded; dropping remaining calls");
+                Ok(())
+            }
+        };
+        reloader.abort();
+        stop.cancel();
+        let _ = admin.await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+async fn bind(flag: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { flag, addr, source })
+}
+
+/// The gRPC services of a workload, with the policy that guards them.
+#[derive(Debug)]
+pub struct Grpc {
+    routes: RoutesBuilder,
+    names: Vec<&'static str>,
+    policy: Policy,
+    max_message_bytes: usize,
+}
+
+impl Grpc {
+    /// Adds a generated gRPC server, with the configured message size limits;
+    /// it reports SERVING on `grpc.health.v1` under its service name.
+    pub fn add<S>(mut self, service: S) -> Self
+    where
+        S: mesh_proto::MessageLimits
+            + NamedService
+            + tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes
+            .add_service(service.with_max_message_size(self.max_message_bytes));
+        self.names.push(S::NAME);
+        self
+    }
+
+    /// The routes alone, for tests that serve them without the kit.
+    pub fn into_routes(self) -> Routes {
+        self.routes.routes()
+    }
+}
+
+/// Why a workload could not start. Each message names the flag or file.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("{flag} {addr}: cannot listen: {source}")]
+    Bind {
+        flag: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+/// Why a running server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("gRPC transport failed: {0}")]
+    Transport(tonic::transport::Error),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
+    #[error("listener failed: {0}")]
+    Io(std::io::Error),
+}

@@ -1,0 +1,83 @@
+//! `meshctl certs`: the development PKI. One CA, and for each workload a
+//! P-256 key (mode 0600) and a short-lived certificate naming its SPIFFE ID.
+//!
+//! Existing keys are never replaced without `--force`; a run with an
+//! existing CA reuses it and issues only what is missing, so repeated runs
+//! (and `meshctl up`) keep identities stable.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::Args;
+use mesh::{
+    TrustDomain,
+    pki::{CertAuthority, LeafSpec, PkiDir, WORKLOADS},
+};
+
+/// Flags of `meshctl certs`.
+#[derive(Debug, Args)]
+pub(crate) struct CertsArgs {
+    /// Directory to write `ca.pem`, `ca-key.pem`, `<workload>.pem` and `<workload>-key.pem` into.
+    #[arg(long, env = "MESH_CERTS_DIR", default_value = ".mesh/certs")]
+    out: PathBuf,
+
+    /// Trust domain of the SPIFFE IDs.
+    #[arg(long, env = "MESH_TRUST_DOMAIN", default_value = "mesh.local")]
+    trust_domain: TrustDomain,
+
+    /// Lifetime of workload certificates (short by default; rotate by re-running with --force).
+    #[arg(long, default_value = "24h", value_parser = mesh::config::parse_duration)]
+    validity: Duration,
+
+    /// Lifetime of the CA certificate.
+    #[arg(long, default_value = "30d", value_parser = mesh::config::parse_duration)]
+    ca_validity: Duration,
+
+    /// Workloads to issue for (default: every workload of the mesh).
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+
+    /// Replace existing keys and certificates (the CA is kept unless --new-ca).
+    #[arg(long)]
+    force: bool,
+
+    /// Create a new CA even if one exists (implies re-issuing everything).
+    #[arg(long)]
+    new_ca: bool,
+}
+
+pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
+    let dir = PkiDir::new(&args.out);
+    let (ca, fresh_ca) = if dir.ca_key().exists() && !args.new_ca {
+        let ca = dir
+            .load_ca()
+            .with_context(|| format!("cannot use the existing CA in {}", args.out.display()))?;
+        (ca, false)
+    } else {
+        let ca = CertAuthority::generate(&args.trust_domain, args.ca_validity)?;
+        dir.write_ca(&ca, args.force || args.new_ca)?;
+        println!("created CA         {}", dir.ca_cert().display());
+        (ca, true)
+    };
+    let names: Vec<&str> = if args.workloads.is_empty() {
+        WORKLOADS.to_vec()
+    } else {
+        args.workloads.iter().map(String::as_str).collect()
+    };
+    for name in names {
+        if dir.key(name).exists() && !args.force && !fresh_ca {
+            println!("kept {:<14} {}", name, dir.cert(name).display());
+            continue;
+        }
+        let spec = LeafSpec::workload(&args.trust_domain, name, args.validity)?;
+        let issued = ca.issue(&spec)?;
+        dir.write_workload(name, &issued, args.force || fresh_ca)?;
+        println!(
+            "issued {:<12} {} ({})",
+            name,
+            dir.cert(name).display(),
+            spec.uris.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The `accounts` workload: flags, then the mesh bootstrap.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = accounts::Args::parse();
+    let server = mesh::Server::start(mesh::ACCOUNTS, args.mesh).await?;
+    let grpc = accounts::service(&server)?;
+    server.serve(grpc, mesh::shutdown::signal()).await?;
+    Ok(())
+}

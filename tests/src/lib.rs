@@ -1,0 +1,1 @@
+//! End-to-end tests of the mesh binaries; see `tests/e2e/`.
