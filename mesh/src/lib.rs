@@ -24,6 +24,8 @@ pub mod policy;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 
 pub use client::Upstream;

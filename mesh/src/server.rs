@@ -5,7 +5,7 @@
 //! ```no_run
 //! # async fn f(args: mesh::ServerArgs, policy: mesh::Policy) -> anyhow::Result<()> {
 //! let server = mesh::Server::start(mesh::ACCOUNTS, args).await?;
-//! let grpc = server.grpc(policy); // .add(AccountsServer::new(handler))
+//! let grpc = server.grpc(policy); // .add_service(AccountsServer::new(handler))
 //! server.serve(grpc, mesh::shutdown::signal()).await?;
 //! # Ok(()) }
 //! ```
@@ -277,7 +277,7 @@ pub struct Grpc {
 impl Grpc {
     /// Adds a generated gRPC server, with the configured message size limits;
     /// it reports SERVING on `grpc.health.v1` under its service name.
-    pub fn add<S>(mut self, service: S) -> Self
+    pub fn add_service<S>(mut self, service: S) -> Self
     where
         S: mesh_proto::MessageLimits
             + NamedService

@@ -1,0 +1,8 @@
+//! Integration tests of the mesh kit against real servers on 127.0.0.1:0,
+//! with certificates generated per test.
+
+mod fixture;
+mod identity;
+mod limits;
+mod policy;
+mod rotation;
