@@ -1,0 +1,3 @@
+//! Tests of the `meshctl` binary.
+
+mod certs;
