@@ -30,6 +30,10 @@ use crate::{
     tls::MeshTls,
 };
 
+mod propagate;
+
+pub use propagate::{Exchanger, MeshChannel, TokenMode};
+
 /// Connections kept per upstream.
 const POOL_SIZE: usize = 4;
 
@@ -39,6 +43,7 @@ pub struct Upstream {
     name: Arc<str>,
     channels: Arc<[Channel]>,
     next: Arc<AtomicUsize>,
+    tokens: Arc<TokenMode>,
 }
 
 impl Upstream {
@@ -79,11 +84,25 @@ impl Upstream {
             name: name.into(),
             channels,
             next: Arc::new(AtomicUsize::new(0)),
+            tokens: Arc::new(TokenMode::None),
         })
     }
 
-    /// The next channel of the pool, round robin.
-    pub fn channel(&self) -> Channel {
+    /// Sends the caller's token to this upstream as `mode` says.
+    pub fn with_tokens(mut self, mode: TokenMode) -> Self {
+        self.tokens = Arc::new(mode);
+        self
+    }
+
+    /// The next channel of the pool, round robin, with the caller's
+    /// credentials and deadline attached to requests made with
+    /// [`crate::Caller::request`].
+    pub fn channel(&self) -> MeshChannel {
+        MeshChannel::new(self.raw_channel(), self.tokens.clone(), self.name.clone())
+    }
+
+    /// The next channel of the pool without anything attached.
+    pub fn raw_channel(&self) -> Channel {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
         self.channels[i].clone()
     }
@@ -139,7 +158,7 @@ impl tower::Service<Uri> for MeshConnector {
 }
 
 /// An upstream address that cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("upstream '{upstream}' at '{addr}': {detail}")]
 pub struct UpstreamError {
     upstream: String,

@@ -69,6 +69,9 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub limits: Limits,
 
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+
     /// Log line format.
     #[arg(long, env = "MESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -181,6 +184,94 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(10),
         }
     }
+}
+
+/// How tokens are validated and where the keys come from.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// The token issuer every `iss` must equal.
+    #[arg(long, env = "MESH_ISSUER", default_value = "https://127.0.0.1:7443")]
+    pub issuer: String,
+
+    /// The audience that must be in every token's `aud` [default: the workload name].
+    #[arg(long, env = "MESH_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Accepted signature algorithms (asymmetric only).
+    #[arg(long, env = "MESH_JWT_ALGORITHMS", value_delimiter = ',', default_value = "ES256,RS256,EdDSA",
+          value_parser = parse_algorithm)]
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+
+    /// Clock skew tolerated on exp, nbf and iat.
+    #[arg(long, env = "MESH_JWT_SKEW", default_value = "30s", value_parser = parse_duration)]
+    pub jwt_skew: Duration,
+
+    /// Verified tokens kept in memory (0 turns the cache off).
+    #[arg(long, env = "MESH_TOKEN_CACHE_SIZE", default_value_t = 10_000)]
+    pub token_cache_size: usize,
+
+    /// Address (host:port) of the auth workload's mutual-TLS port, for the JWKS.
+    #[arg(long, env = "MESH_AUTH_ADDR", default_value = "127.0.0.1:7001")]
+    pub auth_addr: String,
+
+    /// How often the JWKS is refreshed in the background.
+    #[arg(long, env = "MESH_JWKS_REFRESH_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub jwks_refresh_interval: Duration,
+
+    /// Least time between two JWKS fetches caused by unknown key ids.
+    #[arg(long, env = "MESH_JWKS_MIN_REFRESH_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub jwks_min_refresh_interval: Duration,
+
+    /// Age after which the last good JWKS is no longer trusted and calls
+    /// fail with UNAVAILABLE.
+    #[arg(long, env = "MESH_JWKS_MAX_STALENESS", default_value = "1h", value_parser = parse_duration)]
+    pub jwks_max_staleness: Duration,
+
+    /// Which token upstream calls carry: the caller's own, or one exchanged
+    /// at auth for each upstream's audience.
+    #[arg(long, env = "MESH_TOKEN_MODE", value_enum, default_value_t = TokenModeArg::Propagate)]
+    pub token_mode: TokenModeArg,
+}
+
+/// `--token-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenModeArg {
+    /// Forward the caller's token unchanged.
+    Propagate,
+    /// Exchange it at auth (RFC 8693) for a token narrowed to the upstream.
+    Exchange,
+}
+
+impl Default for JwtArgs {
+    fn default() -> Self {
+        Self {
+            issuer: "https://127.0.0.1:7443".to_owned(),
+            audience: None,
+            jwt_algorithms: vec![
+                jsonwebtoken::Algorithm::ES256,
+                jsonwebtoken::Algorithm::RS256,
+                jsonwebtoken::Algorithm::EdDSA,
+            ],
+            jwt_skew: Duration::from_secs(30),
+            token_cache_size: 10_000,
+            auth_addr: "127.0.0.1:7001".to_owned(),
+            jwks_refresh_interval: Duration::from_secs(300),
+            jwks_min_refresh_interval: Duration::from_secs(10),
+            jwks_max_staleness: Duration::from_secs(3600),
+            token_mode: TokenModeArg::Propagate,
+        }
+    }
+}
+
+/// Parses an asymmetric JWS algorithm name; HMAC is refused outright.
+pub fn parse_algorithm(s: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    if !crate::jwt::ASYMMETRIC_ALGORITHMS.contains(&s) {
+        return Err(format!(
+            "'{s}' is not an accepted algorithm; choose from {}",
+            crate::jwt::ASYMMETRIC_ALGORITHMS.join(", ")
+        ));
+    }
+    s.parse().map_err(|e| format!("{e}"))
 }
 
 /// How log lines are written.

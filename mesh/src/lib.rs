@@ -5,8 +5,9 @@
 //!
 //! - [`tls`] and [`identity`]: mutual TLS with SPIFFE workload identities,
 //!   rotated certificates picked up without a restart;
-//! - [`peer`] and [`policy`]: tower layers that hand handlers a verified
-//!   [`PeerId`] and enforce the per-RPC policy table;
+//! - [`peer`], [`jwt`] and [`policy`]: tower layers that hand handlers a
+//!   verified [`PeerId`] and [`Caller`] (the subject's token, re-validated on
+//!   every hop) and enforce the per-RPC policy table;
 //! - [`server`]: the bootstrap (`Server::start`, then `serve`), with
 //!   explicit HTTP/2 limits, health, reflection and an admin port;
 //! - [`client`]: pooled mutual-TLS channels to named upstreams;
@@ -17,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod https;
 pub mod identity;
+pub mod jwt;
 pub mod metrics;
 pub mod peer;
 pub mod pki;
@@ -33,6 +35,7 @@ pub use config::{
     ACCOUNTS, AUTH, GATEWAY, Limits, ORDERS, PAYMENTS, ServerArgs, TlsArgs, Workload,
 };
 pub use identity::{PeerId, SpiffeId, TrustDomain};
+pub use jwt::{Caller, Claims, JwtLayer, Role, Validator};
 pub use metrics::Metrics;
 pub use peer::PeerIdLayer;
 pub use policy::{AuthorizeLayer, Policy, Rule};

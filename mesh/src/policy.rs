@@ -1,9 +1,10 @@
 //! The authorization policy table and the layer that enforces it.
 //!
 //! Each service declares one [`Policy`]: for every RPC, which workloads may
-//! call it (and, with tokens, which scopes and roles it needs). An RPC that
-//! is not in the table is denied. Object-level checks (is this the caller's
-//! own order?) stay in handlers.
+//! call it, whether it needs the subject's token, and which scopes (all of
+//! them) and roles (any of them) that token must carry. An RPC that is not
+//! in the table is denied. Object-level checks (is this the caller's own
+//! order?) stay in handlers, with [`crate::Caller::may_access`].
 
 use std::{
     collections::{HashMap, HashSet},
@@ -15,7 +16,11 @@ use futures_util::future::Either;
 use tonic::Status;
 use tower::{Layer, Service};
 
-use crate::{identity::PeerId, metrics::Metrics};
+use crate::{
+    identity::PeerId,
+    jwt::{AuthError, Caller, Role},
+    metrics::Metrics,
+};
 
 /// Which workloads may call an RPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,25 +31,59 @@ enum Peers {
     Only(HashSet<String>),
 }
 
-/// Who may call one RPC.
+/// Who may call one RPC. By default a rule requires the subject's token;
+/// machine-only RPCs opt out with [`Rule::no_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     peers: Peers,
+    token: bool,
+    /// All of these must be granted.
+    scopes: Vec<String>,
+    /// One of these must be held (empty: any role).
+    roles: Vec<Role>,
 }
 
 impl Rule {
     /// Only the named workloads, for example `Rule::peers(["payments"])`.
     pub fn peers<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::with(Peers::Only(names.into_iter().map(str::to_owned).collect()))
+    }
+
+    /// Any workload of the mesh.
+    pub fn any_workload() -> Self {
+        Self::with(Peers::AnyWorkload)
+    }
+
+    fn with(peers: Peers) -> Self {
         Self {
-            peers: Peers::Only(names.into_iter().map(str::to_owned).collect()),
+            peers,
+            token: true,
+            scopes: Vec::new(),
+            roles: Vec::new(),
         }
     }
 
-    /// Any workload of the mesh (health checks, reflection).
-    pub fn any_workload() -> Self {
-        Self {
-            peers: Peers::AnyWorkload,
-        }
+    /// No subject token needed: workload identity alone (health, JWKS).
+    pub fn no_token(mut self) -> Self {
+        self.token = false;
+        self
+    }
+
+    /// The token must grant every one of `scopes`.
+    pub fn scopes<'a>(mut self, scopes: impl IntoIterator<Item = &'a str>) -> Self {
+        self.scopes = scopes.into_iter().map(str::to_owned).collect();
+        self
+    }
+
+    /// The subject must hold one of `roles`.
+    pub fn roles(mut self, roles: impl IntoIterator<Item = Role>) -> Self {
+        self.roles = roles.into_iter().collect();
+        self
+    }
+
+    /// Whether calls need a subject token.
+    pub fn needs_token(&self) -> bool {
+        self.token
     }
 
     fn allows(&self, peer: &PeerId) -> bool {
@@ -94,6 +133,14 @@ impl Policy {
     /// Every RPC path the table names explicitly.
     pub fn methods(&self) -> impl Iterator<Item = &str> {
         self.methods.keys().map(String::as_str)
+    }
+
+    /// Whether any RPC needs a subject token (and so a JWT validator).
+    pub fn needs_tokens(&self) -> bool {
+        self.methods
+            .values()
+            .chain(self.services.values())
+            .any(Rule::needs_token)
     }
 }
 
@@ -150,6 +197,32 @@ impl<S> AuthorizeService<S> {
             tracing::warn!(path, %peer, "denied a workload the policy table does not allow");
             return Err(Status::permission_denied(format!(
                 "{peer} may not call {path}"
+            )));
+        }
+        if !rule.token {
+            return Ok(());
+        }
+        let Some(caller) = req.extensions().get::<Caller>() else {
+            let error = AuthError::Missing;
+            self.metrics.auth_failure(error.reason());
+            tracing::warn!(path, "refused a call without a bearer token");
+            return Err(error.into());
+        };
+        let claims = caller.claims();
+        if let Some(missing) = rule.scopes.iter().find(|s| !claims.has_scope(s)) {
+            self.metrics.authz_denied(path, "missing_scope");
+            tracing::warn!(path, sub = %claims.sub, scope = %missing, "denied a token without a required scope");
+            return Err(Status::permission_denied(format!(
+                "the token lacks scope {missing}"
+            )));
+        }
+        if !rule.roles.is_empty() && !rule.roles.iter().any(|r| claims.has_role(*r)) {
+            self.metrics.authz_denied(path, "missing_role");
+            tracing::warn!(path, sub = %claims.sub, "denied a subject without a required role");
+            let roles: Vec<&str> = rule.roles.iter().map(|r| r.as_str()).collect();
+            return Err(Status::permission_denied(format!(
+                "requires role {}",
+                roles.join(" or ")
             )));
         }
         Ok(())

@@ -29,8 +29,12 @@ use tonic::{
 use tower::ServiceBuilder;
 
 use crate::{
-    client::{Upstream, UpstreamError},
-    config::{Limits, ServerArgs, Workload},
+    client::{Exchanger, TokenMode, Upstream, UpstreamError},
+    config::{JwtArgs, Limits, ServerArgs, TokenModeArg, Workload},
+    jwt::{
+        GrpcJwksSource, JwksClient, JwtLayer, SystemClock, Validator, ValidatorConfig,
+        jwks::JwksTiming,
+    },
     metrics::Metrics,
     peer::PeerIdLayer,
     policy::{AuthorizeLayer, Policy, Rule},
@@ -52,6 +56,10 @@ pub struct Server {
     metrics: Metrics,
     registry: Registry,
     readiness: Readiness,
+    jwt: JwtArgs,
+    /// Created on first use: only workloads that check tokens fetch keys.
+    validator:
+        std::sync::OnceLock<Result<(Validator, Arc<tokio::task::JoinHandle<()>>), UpstreamError>>,
 }
 
 impl Server {
@@ -84,7 +92,47 @@ impl Server {
             metrics,
             registry,
             readiness: Readiness::default(),
+            jwt: args.jwt,
+            validator: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The token validator of this workload, fetching keys from `auth`
+    /// (--auth-addr) in the background from the first call on.
+    pub fn validator(&self) -> Result<Validator, UpstreamError> {
+        let created = self.validator.get_or_init(|| {
+            let jwt = &self.jwt;
+            let source = GrpcJwksSource::new(Upstream::new(&self.tls, "auth", &jwt.auth_addr)?);
+            let timing = JwksTiming {
+                refresh_interval: jwt.jwks_refresh_interval,
+                min_refresh_interval: jwt.jwks_min_refresh_interval,
+                max_staleness: jwt.jwks_max_staleness,
+            };
+            let clock = Arc::new(SystemClock);
+            let jwks = Arc::new(JwksClient::new(
+                Box::new(source),
+                jwt.jwt_algorithms.clone(),
+                timing,
+                clock.clone(),
+                self.metrics.clone(),
+            ));
+            let refresher = jwks.spawn_refresher(self.readiness.clone());
+            let config = ValidatorConfig {
+                issuer: jwt.issuer.clone(),
+                audience: jwt
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| self.workload.name.to_owned()),
+                algorithms: jwt.jwt_algorithms.clone(),
+                skew: jwt.jwt_skew,
+                cache_capacity: jwt.token_cache_size,
+            };
+            Ok((Validator::new(config, jwks, clock), Arc::new(refresher)))
+        });
+        match created {
+            Ok((validator, _)) => Ok(validator.clone()),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// Where the mutual-TLS gRPC port listens.
@@ -127,9 +175,17 @@ impl Server {
     }
 
     /// A pool of mutual-TLS channels to workload `name` at `addr`
-    /// (`host:port`), which must present `name`'s SPIFFE ID.
+    /// (`host:port`), which must present `name`'s SPIFFE ID. Calls made with
+    /// [`crate::Caller::request`] carry the caller's token as `--token-mode` says.
     pub fn upstream(&self, name: &str, addr: &str) -> Result<Upstream, UpstreamError> {
-        Upstream::new(&self.tls, name, addr)
+        let mode = match self.jwt.token_mode {
+            TokenModeArg::Propagate => TokenMode::Propagate,
+            TokenModeArg::Exchange => {
+                let auth = Upstream::new(&self.tls, "auth", &self.jwt.auth_addr)?;
+                TokenMode::Exchange(Exchanger::new(auth.raw_channel()))
+            }
+        };
+        Ok(Upstream::new(&self.tls, name, addr)?.with_tokens(mode))
     }
 
     /// An empty set of gRPC services guarded by `policy`.
@@ -149,6 +205,11 @@ impl Server {
         grpc: Grpc,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        let jwt = if grpc.policy.needs_tokens() {
+            Some(JwtLayer::new(self.validator()?, self.metrics.clone()))
+        } else {
+            None
+        };
         let Self {
             workload,
             tls,
@@ -159,6 +220,8 @@ impl Server {
             metrics,
             registry,
             readiness,
+            jwt: _,
+            validator,
         } = self;
         let Grpc {
             mut routes,
@@ -182,9 +245,12 @@ impl Server {
         let policy = policy
             .service(
                 tonic_health::pb::health_server::SERVICE_NAME,
-                Rule::any_workload(),
+                Rule::any_workload().no_token(),
             )
-            .service("grpc.reflection.v1.ServerReflection", Rule::any_workload());
+            .service(
+                "grpc.reflection.v1.ServerReflection",
+                Rule::any_workload().no_token(),
+            );
 
         // The request path, outermost first. tonic adds the deadline
         // (`grpc-timeout` capped by --request-timeout) and the connection
@@ -192,7 +258,11 @@ impl Server {
         let stack = ServiceBuilder::new()
             // Who is calling: the identity from the TLS handshake, or UNAUTHENTICATED.
             .layer(PeerIdLayer::new(metrics.clone()))
-            // May that caller call this RPC: the policy table, or PERMISSION_DENIED.
+            // On whose behalf: the subject's token, verified, or UNAUTHENTICATED.
+            // After the peer, which becomes part of the Caller it hands on.
+            .option_layer(jwt)
+            // May that caller call this RPC: the policy table, or PERMISSION_DENIED
+            // (or UNAUTHENTICATED when the RPC needs a token and none came).
             .layer(AuthorizeLayer::new(Arc::new(policy), metrics.clone()));
 
         let router = tonic::transport::Server::builder()
@@ -252,6 +322,9 @@ impl Server {
             }
         };
         reloader.abort();
+        if let Some(Ok((_, refresher))) = validator.get() {
+            refresher.abort();
+        }
         stop.cancel();
         let _ = admin.await;
         tracing::info!("stopped");
@@ -324,4 +397,6 @@ pub enum ServeError {
     Reflection(String),
     #[error("listener failed: {0}")]
     Io(std::io::Error),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
 }

@@ -21,9 +21,13 @@ use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpStream, sync::oneshot, 
 use tokio_rustls::{TlsConnector, client::TlsStream};
 use tonic::transport::{Channel, Endpoint, Uri};
 
+mod issuer;
+
+pub use issuer::{TEST_ISSUER, TestIssuer};
+
 use crate::{
     Grpc, Server,
-    config::{Limits, LogFormat, ServerArgs, TlsArgs},
+    config::{JwtArgs, Limits, LogFormat, ServerArgs, TlsArgs},
     identity::TrustDomain,
     pki::{CertAuthority, IssuedCert, LeafSpec, PkiDir, WORKLOADS},
     server::ServeError,
@@ -134,6 +138,7 @@ impl TestPki {
                 tls_reload_interval: Duration::from_secs(3600),
             },
             limits: Limits::default(),
+            jwt: JwtArgs::default(),
             log_format: LogFormat::Text,
         }
     }

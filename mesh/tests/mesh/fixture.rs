@@ -57,7 +57,7 @@ impl Auth for Probe {
 
 /// Only `orders` may call `GetJwks`; `ExchangeToken` is not in the table.
 pub(crate) fn policy() -> Policy {
-    Policy::new().rpc(SERVICE_NAME, "GetJwks", Rule::peers(["orders"]))
+    Policy::new().rpc(SERVICE_NAME, "GetJwks", Rule::peers(["orders"]).no_token())
 }
 
 /// Starts the fixture as workload `accounts` with `args`.

@@ -206,13 +206,13 @@ async fn outgoing_channels_check_the_upstream_identity() {
     let right =
         mesh::Upstream::new(&orders, "accounts", &server.grpc_addr.to_string()).expect("upstream");
     assert_eq!(
-        health(right.channel(), "").await.expect("health"),
+        health(right.raw_channel(), "").await.expect("health"),
         ServingStatus::Serving
     );
     // … and expecting `payments` at that address fails before any request is sent.
     let wrong =
         mesh::Upstream::new(&orders, "payments", &server.grpc_addr.to_string()).expect("upstream");
-    let error = health(wrong.channel(), "")
+    let error = health(wrong.raw_channel(), "")
         .await
         .expect_err("wrong identity");
     assert_eq!(error.code(), Code::Unavailable, "{error}");

@@ -1,8 +1,10 @@
 //! Integration tests of the mesh kit against real servers on 127.0.0.1:0,
-//! with certificates generated per test.
+//! with certificates and tokens generated per test.
 
 mod fixture;
 mod identity;
 mod limits;
 mod policy;
 mod rotation;
+mod tokens;
+mod tokens_fixture;
