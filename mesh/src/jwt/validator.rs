@@ -88,6 +88,11 @@ impl Validator {
         &self.inner.jwks
     }
 
+    /// Tokens currently in the verified-token cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.len()
+    }
+
     /// The audience this validator requires.
     pub fn audience(&self) -> &str {
         &self.inner.config.audience

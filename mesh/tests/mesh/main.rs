@@ -3,8 +3,10 @@
 
 mod fixture;
 mod identity;
+mod jwks;
 mod limits;
 mod policy;
+mod propagation;
 mod rotation;
 mod tokens;
 mod tokens_fixture;
