@@ -1,12 +1,10 @@
-//! The `auth` workload: flags, then the mesh bootstrap.
+//! The `auth` binary: flags, then the library's start and serve.
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = auth::Args::parse();
-    let server = mesh::Server::start(mesh::AUTH, args.mesh).await?;
-    let grpc = auth::service(&server)?;
-    server.serve(grpc, mesh::shutdown::signal()).await?;
+    let app = auth::App::start(auth::Args::parse()).await?;
+    app.serve(mesh::shutdown::signal()).await?;
     Ok(())
 }

@@ -1,0 +1,34 @@
+//! The authorization server's state, shared by the HTTP endpoints, the
+//! gRPC service and the maintenance task.
+
+use std::sync::Arc;
+
+use crate::{
+    clients::ClientAuthenticator, clock::Clock, directory::Directory, keys::Keyring,
+    metrics::Metrics, store::Store, tokens::Tokens, users::UserAuthenticator,
+};
+
+/// Settings every grant reads. Durations in seconds.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Lifetime of refresh token families (absolute, rotation does not extend it).
+    pub(crate) refresh_ttl: i64,
+    /// Whether the password grant is enabled (`--enable-password-grant`).
+    pub(crate) password_grant: bool,
+    /// How long verifiers may cache the JWKS.
+    pub(crate) jwks_max_age: i64,
+}
+
+/// Everything a request may need.
+#[derive(Debug)]
+pub(crate) struct Authority {
+    pub(crate) settings: Settings,
+    pub(crate) clock: Clock,
+    pub(crate) directory: Arc<Directory>,
+    pub(crate) clients: ClientAuthenticator,
+    pub(crate) users: UserAuthenticator,
+    pub(crate) keys: Arc<Keyring>,
+    pub(crate) tokens: Tokens,
+    pub(crate) store: Store,
+    pub(crate) metrics: Metrics,
+}

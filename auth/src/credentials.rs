@@ -1,0 +1,231 @@
+//! Where client secrets and user passwords come from, resolved once at
+//! start-up into argon2id hashes.
+//!
+//! A config file gives each credential as a hash (`secret_hash`) or as the
+//! name of an environment variable (`secret_env`). The demo seed gives
+//! none: each demo credential comes from `AUTH_DEMO_<NAME>_SECRET` /
+//! `AUTH_DEMO_<NAME>_PASSWORD`, or from `<data-dir>/demo-credentials.json`,
+//! or is generated and added to that file (mode 0600) so that it stays the
+//! same across restarts and `meshctl up` can show it. Values taken from the
+//! environment are never written to disk.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::ConfigFile,
+    files,
+    password::{HashParams, Hasher, PasswordHash},
+    secret::Secret,
+};
+
+/// The demo credentials file in the data directory.
+pub const DEMO_CREDENTIALS_FILE: &str = "demo-credentials.json";
+
+/// The hashed credentials of every client and user of a config.
+#[derive(Debug, Default)]
+pub(crate) struct Hashes {
+    pub(crate) clients: HashMap<String, PasswordHash>,
+    pub(crate) users: HashMap<String, PasswordHash>,
+}
+
+/// The JSON document in `demo-credentials.json`.
+#[derive(Default, Serialize, Deserialize)]
+struct DemoFile {
+    /// Read by people and `meshctl`, not by this server.
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    clients: BTreeMap<String, String>,
+    #[serde(default)]
+    users: BTreeMap<String, String>,
+}
+
+/// Where one credential comes from.
+enum Source<'a> {
+    Hash(&'a str),
+    Env(&'a str),
+    Demo,
+}
+
+/// Resolves every credential of `config`. With `demo`, missing sources are
+/// demo credentials kept in `data_dir`; otherwise they are errors.
+pub(crate) async fn resolve(
+    config: &ConfigFile,
+    demo: bool,
+    data_dir: &Path,
+    hasher: &Hasher,
+) -> Result<Hashes, CredentialError> {
+    let mut demo_file = DemoStore::open(data_dir)?;
+    let mut hashes = Hashes::default();
+    for client in &config.clients {
+        let what = format!("client '{}'", client.id);
+        let source = source(&client.secret_hash, &client.secret_env, demo).ok_or_else(|| {
+            CredentialError::Missing(format!("{what} needs secret_hash or secret_env"))
+        })?;
+        let hash = match source {
+            Source::Hash(hash) => parse(&what, hash)?,
+            Source::Env(var) => {
+                hasher
+                    .hash(&from_env(&what, var)?, HashParams::default())
+                    .await?
+            }
+            Source::Demo => {
+                let secret = demo_file.get("clients", &client.id, "SECRET");
+                hasher.hash(&secret, HashParams::default()).await?
+            }
+        };
+        hashes.clients.insert(client.id.clone(), hash);
+    }
+    for user in &config.users {
+        let what = format!("user '{}'", user.username);
+        let source = source(&user.password_hash, &user.password_env, demo).ok_or_else(|| {
+            CredentialError::Missing(format!("{what} needs password_hash or password_env"))
+        })?;
+        let hash = match source {
+            Source::Hash(hash) => parse(&what, hash)?,
+            Source::Env(var) => {
+                hasher
+                    .hash(&from_env(&what, var)?, HashParams::default())
+                    .await?
+            }
+            Source::Demo => {
+                let password = demo_file.get("users", &user.username, "PASSWORD");
+                hasher.hash(&password, HashParams::default()).await?
+            }
+        };
+        hashes.users.insert(user.username.clone(), hash);
+    }
+    demo_file.save()?;
+    Ok(hashes)
+}
+
+fn source<'a>(hash: &'a Option<String>, env: &'a Option<String>, demo: bool) -> Option<Source<'a>> {
+    match (hash, env) {
+        (Some(hash), _) => Some(Source::Hash(hash)),
+        (None, Some(var)) => Some(Source::Env(var)),
+        (None, None) if demo => Some(Source::Demo),
+        (None, None) => None,
+    }
+}
+
+fn parse(what: &str, hash: &str) -> Result<PasswordHash, CredentialError> {
+    hash.parse()
+        .map_err(|e| CredentialError::Missing(format!("{what}: unusable hash: {e}")))
+}
+
+fn from_env(what: &str, var: &str) -> Result<Secret, CredentialError> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+        _ => Err(CredentialError::Missing(format!(
+            "{what}: environment variable {var} is not set"
+        ))),
+    }
+}
+
+/// The demo credentials file, read lazily and written only if it changed.
+struct DemoStore {
+    path: PathBuf,
+    file: Option<DemoFile>,
+    changed: bool,
+}
+
+impl DemoStore {
+    fn open(data_dir: &Path) -> Result<Self, CredentialError> {
+        let path = data_dir.join(DEMO_CREDENTIALS_FILE);
+        let file = match std::fs::read(&path) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+                CredentialError::File(path.clone(), format!("not a demo credentials file: {e}"))
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(CredentialError::File(path, e.to_string())),
+        };
+        Ok(Self {
+            path,
+            file,
+            changed: false,
+        })
+    }
+
+    /// The demo credential of `name`: from `AUTH_DEMO_<NAME>_<suffix>`,
+    /// the file, or generated and recorded.
+    fn get(&mut self, section: &str, name: &str, suffix: &str) -> Secret {
+        let var = format!("AUTH_DEMO_{}_{suffix}", env_name(name));
+        if let Ok(value) = std::env::var(&var)
+            && !value.is_empty()
+        {
+            return Secret::new(value);
+        }
+        let file = self.file.get_or_insert_with(DemoFile::default);
+        let map = if section == "clients" {
+            &mut file.clients
+        } else {
+            &mut file.users
+        };
+        if let Some(existing) = map.get(name) {
+            return Secret::new(existing.clone());
+        }
+        let secret = Secret::generate();
+        map.insert(name.to_owned(), secret.expose().to_owned());
+        self.changed = true;
+        secret
+    }
+
+    fn save(mut self) -> Result<(), CredentialError> {
+        let Some(file) = self.file.as_mut().filter(|_| self.changed) else {
+            return Ok(());
+        };
+        file.note = "Generated demo credentials of the auth service. Development only; \
+                     delete this file to generate new ones."
+            .to_owned();
+        let json = serde_json::to_vec_pretty(file)
+            .map_err(|e| CredentialError::File(self.path.clone(), e.to_string()))?;
+        if let Some(dir) = self.path.parent() {
+            files::create_private_dir(dir)
+                .map_err(|e| CredentialError::File(dir.to_owned(), e.to_string()))?;
+        }
+        files::write_private(&self.path, &json)
+            .map_err(|e| CredentialError::File(self.path.clone(), e.to_string()))?;
+        tracing::info!(path = %self.path.display(), "wrote generated demo credentials");
+        Ok(())
+    }
+}
+
+/// `meshctl` → `MESHCTL`, `my-app.v2` → `MY_APP_V2`.
+fn env_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Why a credential cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{0}")]
+    Missing(String),
+    #[error("{0}: {1}")]
+    File(PathBuf, String),
+    #[error(transparent)]
+    Hash(#[from] crate::password::HashError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_shell_safe() {
+        assert_eq!(env_name("meshctl"), "MESHCTL");
+        assert_eq!(env_name("my-app.v2"), "MY_APP_V2");
+    }
+}

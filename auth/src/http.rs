@@ -1,0 +1,80 @@
+//! The OAuth 2.0 HTTP endpoints, served over TLS by `mesh::https`:
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /oauth2/token` | every grant (RFC 6749, RFC 8693) |
+//! | `POST /oauth2/introspect` | RFC 7662, authenticated clients only |
+//! | `POST /oauth2/revoke` | RFC 7009 |
+//! | `GET /.well-known/jwks.json` | the public signing keys |
+//! | `GET /.well-known/openid-configuration` | discovery (also at `/.well-known/oauth-authorization-server`, RFC 8414) |
+//! | `POST /admin/keys/rotate` | schedule a key rotation; needs an ADMIN token with scope `admin` for audience `auth` |
+//!
+//! Handlers read the whole request themselves ([`Form::read`]), so every
+//! malformed input becomes an OAuth2 error of ours, and answer through
+//! [`respond`], the one place results become responses.
+
+mod admin;
+mod discovery;
+mod form;
+mod introspect;
+mod revoke;
+mod token;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Serialize;
+
+pub(crate) use form::Form;
+
+use crate::{authority::Authority, error::Error};
+
+/// The routes of the HTTPS port.
+pub(crate) fn router(auth: Arc<Authority>) -> Router {
+    Router::new()
+        .route("/oauth2/token", post(token::token))
+        .route("/oauth2/introspect", post(introspect::introspect))
+        .route("/oauth2/revoke", post(revoke::revoke))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::configuration),
+        )
+        .route("/admin/keys/rotate", post(admin::rotate))
+        .with_state(auth)
+}
+
+/// Marks a response as never to be cached (RFC 6749 §5.1).
+pub(crate) fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Turns a handler's result into a JSON response; failures are recorded
+/// (metrics, log) under `method` first.
+pub(crate) fn respond<T: Serialize>(
+    auth: &Authority,
+    method: &str,
+    result: Result<T, Error>,
+) -> Response {
+    match result {
+        Ok(body) => {
+            let mut response = Json(body).into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Err(error) => {
+            error.record(&auth.metrics.mesh, method);
+            error.into_response()
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `POST /oauth2/revoke` (RFC 7009). A client may revoke its own tokens:
+//! an access token (by `jti`, until it would have expired) or a refresh
+//! token (its whole family, with the access tokens issued from it).
+//! Unknown, invalid or expired tokens answer 200 as well (§2.2): there is
+//! nothing left to revoke.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    response::Response,
+};
+
+use super::{Form, respond};
+use crate::{
+    authority::Authority, clients::ClientCredentials, error::Error, grants::refresh_token,
+};
+
+pub(super) async fn revoke(State(auth): State<Arc<Authority>>, request: Request) -> Response {
+    let result = handle(&auth, request).await;
+    respond(
+        &auth,
+        "/oauth2/revoke",
+        result.map(|()| serde_json::Map::new()),
+    )
+}
+
+async fn handle(auth: &Authority, request: Request) -> Result<(), Error> {
+    let (parts, form) = Form::read(request).await?;
+    let credentials = ClientCredentials::from_request(&parts.headers, &form)?;
+    let now = auth.clock.now();
+    let client = auth.clients.authenticate(&credentials, now).await?;
+    let token = form.required("token")?;
+    let not_yours = || Error::UnauthorizedClient("the token was issued to another client".into());
+    if let Ok(claims) = auth.tokens.verify(token, now) {
+        if claims.client_id != client.id {
+            return Err(not_yours());
+        }
+        auth.store.revoke_jti(&claims.jti, claims.exp).await?;
+        tracing::info!(
+            client_id = client.id,
+            jti = claims.jti,
+            "access token revoked"
+        );
+        return Ok(());
+    }
+    if token.len() <= 256
+        && let Some(record) = auth.store.find_refresh(&refresh_token::hash(token)).await?
+    {
+        if record.client_id != client.id {
+            return Err(not_yours());
+        }
+        if auth
+            .store
+            .revoke_family(&record.family_id, now, "revoked by client")
+            .await?
+        {
+            tracing::info!(
+                client_id = client.id,
+                family_id = record.family_id,
+                "refresh token family revoked"
+            );
+        }
+    }
+    Ok(())
+}
