@@ -13,7 +13,8 @@ fn meshctl(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("run meshctl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
 
@@ -25,7 +26,10 @@ fn sans(path: &Path) -> Vec<String> {
     let pem = std::fs::read(path).expect("read cert");
     let (_, pem) = parse_x509_pem(&pem).expect("PEM");
     let cert = pem.parse_x509().expect("X.509");
-    let ext = cert.subject_alternative_name().expect("SAN ext").expect("has SANs");
+    let ext = cert
+        .subject_alternative_name()
+        .expect("SAN ext")
+        .expect("has SANs");
     ext.value
         .general_names
         .iter()
@@ -42,14 +46,23 @@ fn sans(path: &Path) -> Vec<String> {
 fn creates_a_ca_and_one_identity_per_workload() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("certs");
-    let (ok, text) = meshctl(&["certs", "--out", out.to_str().expect("utf-8"), "--validity", "2h"]);
+    let (ok, text) = meshctl(&[
+        "certs",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--validity",
+        "2h",
+    ]);
     assert!(ok, "{text}");
     let pki = PkiDir::new(&out);
     assert_eq!(mode(&pki.ca_key()), 0o600);
     for name in WORKLOADS {
         assert_eq!(mode(&pki.key(name)), 0o600, "{name} key mode");
         let sans = sans(&pki.cert(name));
-        assert!(sans.contains(&format!("uri:spiffe://mesh.local/{name}")), "{sans:?}");
+        assert!(
+            sans.contains(&format!("uri:spiffe://mesh.local/{name}")),
+            "{sans:?}"
+        );
         assert!(sans.contains(&format!("dns:{name}")), "{sans:?}");
         assert!(sans.contains(&"dns:localhost".to_owned()), "{sans:?}");
         assert!(sans.contains(&"ip:[127, 0, 0, 1]".to_owned()), "{sans:?}");
@@ -60,9 +73,13 @@ fn creates_a_ca_and_one_identity_per_workload() {
             key: pki.key(name),
             ca: pki.ca_cert(),
         };
-        let tls = MeshTls::load(files, "mesh.local".parse().expect("td"), name).expect("usable identity");
+        let tls =
+            MeshTls::load(files, "mesh.local".parse().expect("td"), name).expect("usable identity");
         let lifetime = tls.not_after() - time_now();
-        assert!((3600..=7300).contains(&lifetime), "{name}: lifetime {lifetime}s");
+        assert!(
+            (3600..=7300).contains(&lifetime),
+            "{name}: lifetime {lifetime}s"
+        );
     }
 }
 
@@ -85,12 +102,24 @@ fn reruns_keep_keys_and_force_replaces_them() {
     let (ok, text) = meshctl(&["certs", "--out", &out]);
     assert!(ok, "{text}");
     assert!(text.contains("kept"), "{text}");
-    assert_eq!(std::fs::read(pki.key("orders")).expect("key"), key, "a rerun must not replace keys");
+    assert_eq!(
+        std::fs::read(pki.key("orders")).expect("key"),
+        key,
+        "a rerun must not replace keys"
+    );
 
     let (ok, text) = meshctl(&["certs", "--out", &out, "--force", "--workloads", "orders"]);
     assert!(ok, "{text}");
-    assert_ne!(std::fs::read(pki.key("orders")).expect("key"), key, "--force issues a new key");
-    assert_eq!(std::fs::read(pki.ca_cert()).expect("ca"), ca, "the CA is kept");
+    assert_ne!(
+        std::fs::read(pki.key("orders")).expect("key"),
+        key,
+        "--force issues a new key"
+    );
+    assert_eq!(
+        std::fs::read(pki.ca_cert()).expect("ca"),
+        ca,
+        "the CA is kept"
+    );
 }
 
 #[test]

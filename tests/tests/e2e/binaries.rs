@@ -5,12 +5,19 @@
 use std::path::Path;
 
 use mesh::testing::{ClientCert, TestPki, raw_channel};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 use crate::support::{Process, WORKLOADS, command, run_to_exit};
 
 fn with_files(cmd: &mut tokio::process::Command, cert: &Path, key: &Path, ca: &Path) {
-    cmd.arg("--cert").arg(cert).arg("--key").arg(key).arg("--ca").arg(ca);
+    cmd.arg("--cert")
+        .arg(cert)
+        .arg("--key")
+        .arg(key)
+        .arg("--ca")
+        .arg(ca);
 }
 
 #[tokio::test]
@@ -20,23 +27,37 @@ async fn every_binary_serves_health_over_mtls_and_stops_on_sigterm() {
         let mut cmd = command(name, pki.dir().path());
         cmd.arg("--certs-dir").arg(pki.dir().path());
         let process = Process::start(cmd).await;
-        let channel = raw_channel(&(&pki.files("loadgen")).into(), &pki.dir().ca_cert(), process.grpc_addr);
+        let channel = raw_channel(
+            &(&pki.files("loadgen")).into(),
+            &pki.dir().ca_cert(),
+            process.grpc_addr,
+        );
         let reply = HealthClient::new(channel)
             .check(HealthCheckRequest::default())
             .await
             .unwrap_or_else(|e| panic!("{name}: health check failed: {e}"));
-        assert_eq!(reply.into_inner().status(), ServingStatus::Serving, "{name}");
+        assert_eq!(
+            reply.into_inner().status(),
+            ServingStatus::Serving,
+            "{name}"
+        );
         let (status, _) = mesh::testing::http_get(process.admin_addr, "/readyz").await;
         assert_eq!(status, 200, "{name} /readyz");
 
         // Without a client certificate the first call fails.
         let anonymous = raw_channel(&ClientCert::None, &pki.dir().ca_cert(), process.grpc_addr);
         assert!(
-            HealthClient::new(anonymous).check(HealthCheckRequest::default()).await.is_err(),
+            HealthClient::new(anonymous)
+                .check(HealthCheckRequest::default())
+                .await
+                .is_err(),
             "{name} served a client without a certificate"
         );
         let status = process.terminate().await;
-        assert!(status.success(), "{name} exited with {status} after SIGTERM");
+        assert!(
+            status.success(),
+            "{name} exited with {status} after SIGTERM"
+        );
     }
 }
 
@@ -48,9 +69,15 @@ async fn refused(configure: impl Fn(&mut tokio::process::Command, &str), expect:
         let mut cmd = command(name, scratch.path());
         configure(&mut cmd, name);
         let (status, output) = run_to_exit(cmd).await;
-        assert!(!status.success(), "{name} started with a bad configuration:\n{output}");
+        assert!(
+            !status.success(),
+            "{name} started with a bad configuration:\n{output}"
+        );
         for needle in expect {
-            assert!(output.contains(needle), "{name}: expected {needle:?} in:\n{output}");
+            assert!(
+                output.contains(needle),
+                "{name}: expected {needle:?} in:\n{output}"
+            );
         }
     }
 }
@@ -94,7 +121,14 @@ async fn a_file_that_is_not_pem_is_named() {
 async fn a_key_that_does_not_match_the_certificate_is_named() {
     let pki = TestPki::new();
     refused(
-        |cmd, name| with_files(cmd, &pki.dir().cert(name), &pki.dir().key("loadgen"), &pki.dir().ca_cert()),
+        |cmd, name| {
+            with_files(
+                cmd,
+                &pki.dir().cert(name),
+                &pki.dir().key("loadgen"),
+                &pki.dir().ca_cert(),
+            )
+        },
         &["--key", "does not belong to the certificate"],
     )
     .await;
@@ -105,7 +139,14 @@ async fn a_certificate_from_another_ca_is_named() {
     let pki = TestPki::new();
     let other = TestPki::new();
     refused(
-        |cmd, name| with_files(cmd, &other.dir().cert(name), &other.dir().key(name), &pki.dir().ca_cert()),
+        |cmd, name| {
+            with_files(
+                cmd,
+                &other.dir().cert(name),
+                &other.dir().key(name),
+                &pki.dir().ca_cert(),
+            )
+        },
         &["--cert", "is not valid under the CA in --ca"],
     )
     .await;
@@ -120,10 +161,19 @@ async fn an_expired_certificate_is_named() {
         let mut spec = pki.spec(name);
         spec.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(2);
         spec.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-        expired.write_workload(name, &pki.ca().issue(&spec).expect("issue"), true).expect("write");
+        expired
+            .write_workload(name, &pki.ca().issue(&spec).expect("issue"), true)
+            .expect("write");
     }
     refused(
-        |cmd, name| with_files(cmd, &expired.cert(name), &expired.key(name), &pki.dir().ca_cert()),
+        |cmd, name| {
+            with_files(
+                cmd,
+                &expired.cert(name),
+                &expired.key(name),
+                &pki.dir().ca_cert(),
+            )
+        },
         &["--cert", "expired"],
     )
     .await;
@@ -133,7 +183,14 @@ async fn an_expired_certificate_is_named() {
 async fn another_workloads_certificate_is_named() {
     let pki = TestPki::new();
     refused(
-        |cmd, _| with_files(cmd, &pki.dir().cert("loadgen"), &pki.dir().key("loadgen"), &pki.dir().ca_cert()),
+        |cmd, _| {
+            with_files(
+                cmd,
+                &pki.dir().cert("loadgen"),
+                &pki.dir().key("loadgen"),
+                &pki.dir().ca_cert(),
+            )
+        },
         &["--cert", "spiffe://mesh.local/loadgen"],
     )
     .await;
@@ -146,7 +203,10 @@ async fn a_port_in_use_is_named() {
     let addr = taken.local_addr().expect("addr").to_string();
     refused(
         |cmd, _| {
-            cmd.arg("--certs-dir").arg(pki.dir().path()).arg("--listen").arg(&addr);
+            cmd.arg("--certs-dir")
+                .arg(pki.dir().path())
+                .arg("--listen")
+                .arg(&addr);
         },
         &["--listen", &addr, "cannot listen"],
     )

@@ -19,7 +19,10 @@ pub(crate) const WORKLOADS: &[&str] = &["auth", "gateway", "orders", "payments",
 /// Path of a workspace binary (built next to the test executable's directory).
 pub(crate) fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
     let path = dir.join(name);
     assert!(
         path.exists(),
