@@ -20,6 +20,7 @@ mod error;
 pub mod jwks;
 mod layer;
 mod validator;
+mod workload;
 
 use std::{
     sync::{
@@ -36,6 +37,7 @@ pub use error::AuthError;
 pub use jwks::{GrpcJwksSource, JwksClient, JwksSource, KeySet};
 pub use layer::{JwtLayer, JwtService, bearer_token};
 pub use validator::{Validator, ValidatorConfig};
+pub use workload::WorkloadCredentials;
 
 /// The largest token accepted: checked before any decoding work.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;

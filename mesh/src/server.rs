@@ -33,7 +33,7 @@ use crate::{
     config::{JwtArgs, Limits, ServerArgs, TokenModeArg, Workload},
     jwt::{
         GrpcJwksSource, JwksClient, JwtLayer, SystemClock, Validator, ValidatorConfig,
-        jwks::JwksTiming,
+        WorkloadCredentials, jwks::JwksTiming,
     },
     metrics::Metrics,
     peer::PeerIdLayer,
@@ -186,6 +186,16 @@ impl Server {
             }
         };
         Ok(Upstream::new(&self.tls, name, addr)?.with_tokens(mode))
+    }
+
+    /// This workload's own credentials (a token from `auth` for its mTLS
+    /// identity), for calls no user is waiting on.
+    pub fn workload_credentials(&self) -> Result<WorkloadCredentials, UpstreamError> {
+        let auth = Upstream::new(&self.tls, "auth", &self.jwt.auth_addr)?;
+        Ok(WorkloadCredentials::new(
+            auth.raw_channel(),
+            self.tls.identity().into(),
+        ))
     }
 
     /// An empty set of gRPC services guarded by `policy`.

@@ -67,12 +67,13 @@ macro_rules! message_limits {
 }
 
 use accounts::v1::accounts_server;
-use auth::v1::auth_server;
+use auth::v1::{auth_server, workload_tokens_server};
 use orders::v1::orders_server;
 use payments::v1::payments_server;
 
 message_limits!(
     auth_server::AuthServer<Auth>,
+    workload_tokens_server::WorkloadTokensServer<WorkloadTokens>,
     accounts_server::AccountsServer<Accounts>,
     payments_server::PaymentsServer<Payments>,
     orders_server::OrdersServer<Orders>,
