@@ -58,8 +58,7 @@ pub struct Server {
     readiness: Readiness,
     jwt: JwtArgs,
     /// Created on first use: only workloads that check tokens fetch keys.
-    validator:
-        std::sync::OnceLock<Result<(Validator, Arc<tokio::task::JoinHandle<()>>), UpstreamError>>,
+    validator: std::sync::OnceLock<Result<TokenChecks, UpstreamError>>,
 }
 
 impl Server {
@@ -127,10 +126,13 @@ impl Server {
                 skew: jwt.jwt_skew,
                 cache_capacity: jwt.token_cache_size,
             };
-            Ok((Validator::new(config, jwks, clock), Arc::new(refresher)))
+            Ok(TokenChecks {
+                validator: Validator::new(config, jwks, clock),
+                refresher,
+            })
         });
         match created {
-            Ok((validator, _)) => Ok(validator.clone()),
+            Ok(checks) => Ok(checks.validator.clone()),
             Err(e) => Err(e.clone()),
         }
     }
@@ -332,8 +334,8 @@ impl Server {
             }
         };
         reloader.abort();
-        if let Some(Ok((_, refresher))) = validator.get() {
-            refresher.abort();
+        if let Some(Ok(checks)) = validator.get() {
+            checks.refresher.abort();
         }
         stop.cancel();
         let _ = admin.await;
@@ -346,6 +348,13 @@ async fn bind(flag: &'static str, addr: SocketAddr) -> Result<TcpListener, Start
     TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { flag, addr, source })
+}
+
+/// The token validator of a workload and the task keeping its keys fresh.
+#[derive(Debug)]
+struct TokenChecks {
+    validator: Validator,
+    refresher: tokio::task::JoinHandle<()>,
 }
 
 /// The gRPC services of a workload, with the policy that guards them.

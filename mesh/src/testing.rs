@@ -22,8 +22,10 @@ use tokio_rustls::{TlsConnector, client::TlsStream};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 mod issuer;
+mod keys;
 
 pub use issuer::{TEST_ISSUER, TestIssuer};
+pub use keys::{KeyServer, start_key_server};
 
 use crate::{
     Grpc, Server,

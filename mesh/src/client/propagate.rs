@@ -47,12 +47,14 @@ pub enum TokenMode {
     Exchange(Exchanger),
 }
 
+/// (SHA-256 of the subject token, audience): what an exchanged token is cached by.
+type ExchangeKey = ([u8; 32], Arc<str>);
+
 /// Exchanges caller tokens at `auth` (RFC 8693) and caches the results.
 #[derive(Debug, Clone)]
 pub struct Exchanger {
     auth: Channel,
-    /// (SHA-256 of the subject token, audience) to (token, renew-at).
-    cache: Arc<Cache<([u8; 32], Arc<str>), (Arc<str>, Instant)>>,
+    cache: Arc<Cache<ExchangeKey, (Arc<str>, Instant)>>,
 }
 
 impl Exchanger {
@@ -66,10 +68,10 @@ impl Exchanger {
 
     async fn token_for(&self, caller: &Caller, audience: &Arc<str>) -> Result<Arc<str>, Status> {
         let key = (crate::jwt::cache::hash(caller.token()), audience.clone());
-        if let Some((token, renew_at)) = self.cache.get(&key) {
-            if Instant::now() < renew_at {
-                return Ok(token);
-            }
+        if let Some((token, renew_at)) = self.cache.get(&key)
+            && Instant::now() < renew_at
+        {
+            return Ok(token);
         }
         let mut request = tonic::Request::new(ExchangeTokenRequest {
             subject_token: caller.token().to_owned(),

@@ -189,7 +189,7 @@ impl Validator {
         if claims.iss != config.issuer {
             return Err(AuthError::WrongIssuer);
         }
-        if !claims.aud.iter().any(|a| *a == config.audience) {
+        if !claims.aud.contains(&config.audience) {
             return Err(AuthError::WrongAudience);
         }
         if claims.exp.saturating_add(skew) <= now {

@@ -40,10 +40,10 @@ impl WorkloadCredentials {
     /// with [`Caller::request`].
     pub async fn caller(&self) -> Result<Caller, Status> {
         let mut current = self.current.lock().await;
-        if let Some((caller, renew_at)) = current.as_ref() {
-            if Instant::now() < *renew_at {
-                return Ok(caller.clone());
-            }
+        if let Some((caller, renew_at)) = current.as_ref()
+            && Instant::now() < *renew_at
+        {
+            return Ok(caller.clone());
         }
         let mut request = tonic::Request::new(GetWorkloadTokenRequest::default());
         request.set_timeout(Duration::from_secs(5));

@@ -1,0 +1,145 @@
+//! A stand-in for the `auth` workload in tests of other crates: it serves
+//! a [`TestIssuer`]'s JWKS (and can be taken down), exchanges tokens
+//! (RFC 8693, minimally: same subject, requested audience, `act` naming the
+//! caller) and issues workload tokens, all over real mutual TLS.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use mesh_proto::auth::v1::{
+    ExchangeTokenRequest, GetJwksRequest, GetJwksResponse, GetWorkloadTokenRequest, TokenResponse,
+    auth_server::{Auth, AuthServer, SERVICE_NAME},
+    workload_tokens_server::{WorkloadTokens, WorkloadTokensServer},
+};
+use serde_json::json;
+use tonic::{Request, Response, Status};
+
+use super::{Running, TestIssuer, TestPki};
+use crate::{Policy, Rule, Server};
+
+/// The `auth` stand-in.
+#[derive(Debug, Clone)]
+pub struct KeyServer {
+    /// The keys it publishes and signs with.
+    pub issuer: Arc<TestIssuer>,
+    /// JWKS fetches served.
+    pub fetches: Arc<AtomicUsize>,
+    /// While set, every call fails with UNAVAILABLE.
+    pub down: Arc<AtomicBool>,
+}
+
+impl KeyServer {
+    /// JWKS fetches served so far.
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+#[tonic::async_trait]
+impl Auth for KeyServer {
+    async fn get_jwks(
+        &self,
+        _: Request<GetJwksRequest>,
+    ) -> Result<Response<GetJwksResponse>, Status> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("key server is down"));
+        }
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        Ok(Response::new(GetJwksResponse {
+            jwks_json: self.issuer.jwks(),
+        }))
+    }
+
+    /// A minimal RFC 8693 exchange: same subject, the requested audience,
+    /// and an `act` naming the calling workload.
+    async fn exchange_token(
+        &self,
+        request: Request<ExchangeTokenRequest>,
+    ) -> Result<Response<TokenResponse>, Status> {
+        let peer = request
+            .extensions()
+            .get::<crate::PeerId>()
+            .cloned()
+            .expect("peer identity");
+        let request = request.into_inner();
+        let payload = request
+            .subject_token
+            .split('.')
+            .nth(1)
+            .expect("compact token");
+        let subject: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64"))
+                .expect("json");
+        let sub = subject["sub"].as_str().expect("sub");
+        let mut claims = self.issuer.claims(sub, &[&request.audience]);
+        claims["act"] = json!({ "sub": peer.to_string() });
+        Ok(Response::new(TokenResponse {
+            access_token: self.issuer.token("es-1", &claims),
+            token_type: "Bearer".to_owned(),
+            expires_in: 300,
+            scope: claims["scope"].as_str().unwrap_or_default().to_owned(),
+            issued_token_type: "urn:ietf:params:oauth:token-type:access_token".to_owned(),
+        }))
+    }
+}
+
+/// Starts the key server as workload `auth`.
+pub async fn start_key_server(pki: &TestPki) -> (Running, KeyServer) {
+    let keys = KeyServer {
+        issuer: Arc::new(TestIssuer::new()),
+        fetches: Arc::default(),
+        down: Arc::default(),
+    };
+    let server = Server::start(crate::AUTH, pki.server_args("auth"))
+        .await
+        .expect("start auth");
+    let policy = Policy::new()
+        .rpc(SERVICE_NAME, "GetJwks", Rule::any_workload().no_token())
+        .rpc(
+            SERVICE_NAME,
+            "ExchangeToken",
+            Rule::any_workload().no_token(),
+        )
+        .service(WORKLOAD_TOKENS, Rule::any_workload().no_token());
+    let grpc = server
+        .grpc(policy)
+        .add_service(AuthServer::new(keys.clone()))
+        .add_service(WorkloadTokensServer::new(keys.clone()));
+    (Running::spawn(server, grpc), keys)
+}
+
+const WORKLOAD_TOKENS: &str = mesh_proto::auth::v1::workload_tokens_server::SERVICE_NAME;
+
+#[tonic::async_trait]
+impl WorkloadTokens for KeyServer {
+    /// A token for the calling workload: `sub` its SPIFFE ID, for every
+    /// audience of the sample domain.
+    async fn get_workload_token(
+        &self,
+        request: Request<GetWorkloadTokenRequest>,
+    ) -> Result<Response<TokenResponse>, Status> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("key server is down"));
+        }
+        let peer = request
+            .extensions()
+            .get::<crate::PeerId>()
+            .cloned()
+            .expect("peer identity");
+        let mut claims = self
+            .issuer
+            .claims(&peer.to_string(), &["orders", "payments", "accounts"]);
+        claims["client_id"] = json!(peer.workload());
+        claims["roles"] = json!([]);
+        Ok(Response::new(TokenResponse {
+            access_token: self.issuer.token("es-1", &claims),
+            token_type: "Bearer".to_owned(),
+            expires_in: 300,
+            scope: claims["scope"].as_str().unwrap_or_default().to_owned(),
+            issued_token_type: "urn:ietf:params:oauth:token-type:access_token".to_owned(),
+        }))
+    }
+}
