@@ -1,12 +1,10 @@
-//! The `gateway` workload: flags, then the mesh bootstrap.
+//! The `gateway` workload: flags, then the mesh bootstrap and the public port.
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = gateway::Args::parse();
-    let server = mesh::Server::start(mesh::GATEWAY, args.mesh).await?;
-    let grpc = gateway::service(&server)?;
-    server.serve(grpc, mesh::shutdown::signal()).await?;
-    Ok(())
+    let started = gateway::Started::start(args).await?;
+    started.serve(mesh::shutdown::token()).await
 }

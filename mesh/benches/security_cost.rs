@@ -111,22 +111,41 @@ struct Hello;
 
 #[tonic::async_trait]
 impl Auth for Hello {
-    async fn get_jwks(&self, request: Request<GetJwksRequest>) -> Result<Response<GetJwksResponse>, Status> {
-        let who = request.extensions().get::<Caller>().map(|c| c.subject().len()).unwrap_or_default();
+    async fn get_jwks(
+        &self,
+        request: Request<GetJwksRequest>,
+    ) -> Result<Response<GetJwksResponse>, Status> {
+        let who = request
+            .extensions()
+            .get::<Caller>()
+            .map(|c| c.subject().len())
+            .unwrap_or_default();
         Ok(Response::new(GetJwksResponse {
             jwks_json: format!("hello {who}"),
         }))
     }
 
-    async fn exchange_token(&self, _: Request<ExchangeTokenRequest>) -> Result<Response<TokenResponse>, Status> {
+    async fn exchange_token(
+        &self,
+        _: Request<ExchangeTokenRequest>,
+    ) -> Result<Response<TokenResponse>, Status> {
         Err(Status::unimplemented("not part of the benchmark"))
     }
 }
 
 /// Sends `total` calls over `channels` with `concurrency` in flight and
 /// returns calls per second.
-async fn throughput(channels: &[Channel], token: Option<&str>, total: usize, concurrency: usize) -> f64 {
-    let header = token.map(|t| format!("Bearer {t}").parse::<tonic::metadata::MetadataValue<_>>().expect("header"));
+async fn throughput(
+    channels: &[Channel],
+    token: Option<&str>,
+    total: usize,
+    concurrency: usize,
+) -> f64 {
+    let header = token.map(|t| {
+        format!("Bearer {t}")
+            .parse::<tonic::metadata::MetadataValue<_>>()
+            .expect("header")
+    });
     let start = Instant::now();
     let per_task = total / concurrency;
     let tasks: Vec<_> = (0..concurrency)
@@ -151,7 +170,9 @@ async fn throughput(channels: &[Channel], token: Option<&str>, total: usize, con
 }
 
 async fn plaintext_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tokio::spawn(
@@ -166,9 +187,18 @@ async fn secure_server(pki: &TestPki, auth: &Running) -> Running {
     let mut args = pki.server_args("orders");
     args.jwt.auth_addr = auth.grpc_addr.to_string();
     let server = Server::start(mesh::ORDERS, args).await.expect("start");
-    let policy = Policy::new().rpc(SERVICE_NAME, "GetJwks", Rule::peers(["loadgen"]).scopes(["orders:read"]));
+    let policy = Policy::new().rpc(
+        SERVICE_NAME,
+        "GetJwks",
+        Rule::peers(["loadgen"]).scopes(["orders:read"]),
+    );
     let grpc = server.grpc(policy).add_service(AuthServer::new(Hello));
-    server.validator().expect("validator").jwks().wait_fresh().await;
+    server
+        .validator()
+        .expect("validator")
+        .jwks()
+        .wait_fresh()
+        .await;
     Running::spawn(server, grpc)
 }
 
@@ -182,7 +212,9 @@ async fn hop_table() {
     let (auth, keys) = start_key_server(&pki).await;
     let secure = secure_server(&pki, &auth).await;
     let plain_addr = plaintext_server().await;
-    let token = keys.issuer.token("es-1", &keys.issuer.claims("alice", &["orders"]));
+    let token = keys
+        .issuer
+        .token("es-1", &keys.issuer.claims("alice", &["orders"]));
 
     let plain: Vec<Channel> = (0..CONNECTIONS)
         .map(|_| mesh::testing::plaintext_channel(plain_addr))
@@ -210,12 +242,17 @@ async fn hop_table() {
     println!("| plaintext h2c, no checks | {p:.0} | 1.00 |");
     println!("| mTLS + JWT (cached) + policy | {s:.0} | {:.2} |", s / p);
     println!();
-    println!("{CALLS} unary calls per round, {CONCURRENCY} in flight over {CONNECTIONS} connections, client and server in one process.");
+    println!(
+        "{CALLS} unary calls per round, {CONCURRENCY} in flight over {CONNECTIONS} connections, client and server in one process."
+    );
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects a table.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -22,16 +22,15 @@ use std::{
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio_rustls::{TlsConnector, client::TlsStream};
+use tokio_rustls::client::TlsStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use crate::{
-    identity::{PeerId, SpiffeId},
-    tls::MeshTls,
-};
+use crate::{identity::SpiffeId, tls::MeshTls};
 
+mod connect;
 mod propagate;
 
+pub use connect::{connect, server_name};
 pub use propagate::{Exchanger, MeshChannel, TokenMode};
 
 /// Connections kept per upstream.
@@ -59,13 +58,7 @@ impl Upstream {
             .trust_domain()
             .workload(name)
             .map_err(|e| bad(e.to_string()))?;
-        let (host, port) = addr
-            .rsplit_once(':')
-            .ok_or_else(|| bad("expected host:port".to_owned()))?;
-        port.parse::<u16>()
-            .map_err(|_| bad(format!("'{port}' is not a port")))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name = ServerName::try_from(host.to_owned()).map_err(|e| bad(e.to_string()))?;
+        let server_name = server_name(addr).map_err(bad)?;
         let endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| bad(e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
@@ -134,24 +127,13 @@ impl tower::Service<Uri> for MeshConnector {
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let tcp = TcpStream::connect(&*this.addr).await?;
-            tcp.set_nodelay(true)?;
-            let connector = TlsConnector::from(this.tls.client_config());
-            let stream = connector.connect(this.server_name.clone(), tcp).await?;
-            let leaf = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .ok_or_else(|| io::Error::other("upstream presented no certificate"))?;
-            let peer = PeerId::from_leaf_der(leaf, this.tls.trust_domain())
-                .map_err(|e| io::Error::other(format!("upstream at {}: {e}", this.addr)))?;
-            if peer.spiffe_id() != &this.expected {
-                return Err(io::Error::other(format!(
-                    "upstream at {} is {peer}, expected {}",
-                    this.addr, this.expected
-                )));
-            }
+            let stream = connect(
+                &this.tls,
+                &this.addr,
+                this.server_name.clone(),
+                &this.expected,
+            )
+            .await?;
             Ok(TokioIo::new(stream))
         })
     }

@@ -35,7 +35,7 @@ pub use caller::Caller;
 pub use claims::{Actor, Claims, Role};
 pub use error::AuthError;
 pub use jwks::{GrpcJwksSource, JwksClient, JwksSource, KeySet};
-pub use layer::{JwtLayer, JwtService, bearer_token};
+pub use layer::{JwtLayer, JwtService, authenticate, bearer_token};
 pub use validator::{Validator, ValidatorConfig};
 pub use workload::WorkloadCredentials;
 

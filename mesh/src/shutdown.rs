@@ -18,3 +18,15 @@ pub async fn signal() {
         () = terminate => {}
     }
 }
+
+/// A token cancelled on the first SIGTERM or SIGINT, for a process that
+/// runs several servers and stops them together.
+pub fn token() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        signal().await;
+        cancel.cancel();
+    });
+    token
+}

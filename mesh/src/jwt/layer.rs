@@ -100,29 +100,41 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (validator, metrics) = (self.validator.clone(), self.metrics.clone());
         Box::pin(async move {
-            let token = match bearer_token(req.headers()) {
-                Ok(Some(token)) => Arc::<str>::from(token),
-                Ok(None) => return inner.call(req).await,
-                Err(error) => return Ok(refuse(&metrics, error)),
-            };
-            let claims = match validator.validate(&token).await {
-                Ok(claims) => claims,
-                Err(error) => return Ok(refuse(&metrics, error)),
-            };
             let Some(peer) = req.extensions().get::<PeerId>().cloned() else {
                 return Ok(refuse(&metrics, AuthError::Missing));
             };
-            let deadline = req
-                .headers()
-                .get("grpc-timeout")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_grpc_timeout)
-                .map(|d| tokio::time::Instant::now() + d);
-            req.extensions_mut()
-                .insert(Caller::new(peer, claims, token, deadline));
+            match authenticate(&validator, req.headers(), peer).await {
+                Ok(Some(caller)) => {
+                    req.extensions_mut().insert(caller);
+                }
+                Ok(None) => {}
+                Err(error) => return Ok(refuse(&metrics, error)),
+            }
             inner.call(req).await
         })
     }
+}
+
+/// Authenticates the bearer token in `headers` for a request that arrived
+/// from `peer`: `Ok(None)` when there is no token, a [`Caller`] (with the
+/// deadline from `grpc-timeout`) when it is valid. The gateway uses the
+/// same function at the edge, so both apply one set of rules.
+pub async fn authenticate(
+    validator: &Validator,
+    headers: &http::HeaderMap,
+    peer: PeerId,
+) -> Result<Option<Caller>, AuthError> {
+    let Some(token) = bearer_token(headers)? else {
+        return Ok(None);
+    };
+    let token = Arc::<str>::from(token);
+    let claims = validator.validate(&token).await?;
+    let deadline = headers
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
+        .map(|d| tokio::time::Instant::now() + d);
+    Ok(Some(Caller::new(peer, claims, token, deadline)))
 }
 
 fn refuse<ResBody: Default>(metrics: &Metrics, error: AuthError) -> http::Response<ResBody> {
