@@ -59,11 +59,7 @@ impl App {
                 addr: args.http_listen,
                 source,
             })?;
-        let http_addr = http.local_addr().map_err(StartError::Io)?;
-        let issuer = args
-            .issuer
-            .clone()
-            .unwrap_or_else(|| format!("https://{http_addr}"));
+        let issuer = args.mesh.jwt.issuer.clone();
 
         let data_dir = &args.data_dir;
         files::create_private_dir(data_dir)
@@ -85,7 +81,7 @@ impl App {
         let directory = Arc::new(Directory::new(config, hashes).map_err(StartError::Flags)?);
 
         let ttl = secs(args.access_token_ttl);
-        let skew = secs(args.clock_skew);
+        let skew = secs(args.mesh.jwt.jwt_skew);
         let policy = KeyPolicy {
             alg: args.signing_alg,
             publish_ahead: secs(args.key_publish_ahead),
@@ -221,8 +217,6 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("signing keys: {0}")]
     Keys(#[from] KeyError),
-    #[error("{0}")]
-    Io(std::io::Error),
 }
 
 /// Why a running server stopped with an error.

@@ -23,12 +23,6 @@ pub struct Args {
     #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:7443")]
     pub http_listen: SocketAddr,
 
-    /// Issuer identifier (`iss`) and base URL of the endpoints, as clients
-    /// reach this server: https://host[:port], no path
-    /// [default: https://<bound --http-listen address>].
-    #[arg(long, env = "AUTH_ISSUER", value_parser = parse_issuer)]
-    pub issuer: Option<String>,
-
     /// Directory of the database, signing keys and generated demo
     /// credentials (created with mode 0700; keep it out of version control).
     #[arg(long, env = "AUTH_DATA_DIR", default_value = ".mesh/auth")]
@@ -51,11 +45,6 @@ pub struct Args {
     /// Lifetime of a login's refresh tokens, from the login (rotation does not extend it).
     #[arg(long, env = "AUTH_REFRESH_TOKEN_TTL", default_value = "8h", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
-
-    /// Clock difference tolerated with token holders (added to how long a
-    /// retired key stays published, and to `nbf`/`iat` checks).
-    #[arg(long, env = "AUTH_CLOCK_SKEW", default_value = "30s", value_parser = parse_duration)]
-    pub clock_skew: Duration,
 
     /// How long a new signing key is in the JWKS before it signs, so that
     /// verifiers' cached key sets already hold it.
@@ -83,8 +72,9 @@ impl Args {
         if self.refresh_token_ttl < ttl {
             return Err("--refresh-token-ttl must be at least --access-token-ttl".to_owned());
         }
-        if self.clock_skew > Duration::from_secs(300) {
-            return Err("--clock-skew must be at most 5m".to_owned());
+        check_issuer(&self.mesh.jwt.issuer)?;
+        if self.mesh.jwt.jwt_skew > Duration::from_secs(300) {
+            return Err("--jwt-skew must be at most 5m".to_owned());
         }
         if self
             .key_rotation_interval
@@ -103,23 +93,23 @@ pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// `https://host[:port]`: endpoints are served at the root, so a path
-/// would make every advertised URL wrong.
-fn parse_issuer(s: &str) -> Result<String, String> {
-    let trimmed = s.strip_suffix('/').unwrap_or(s);
-    let authority = trimmed
-        .strip_prefix("https://")
-        .ok_or("the issuer must be an https:// URL")?;
+/// `--issuer` (shared with every validator of the mesh) is also the base
+/// URL of the endpoints: `https://host[:port]`, nothing after it, since
+/// validators compare `iss` with it byte for byte.
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let authority = issuer.strip_prefix("https://").unwrap_or_default();
     let valid = !authority.is_empty()
         && authority
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-    if !valid {
-        return Err(
-            "the issuer must be https://host[:port] with no path, query or user info".to_owned(),
-        );
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "--issuer '{issuer}': the auth service needs https://host[:port] with no path, \
+             trailing slash, query or user info (its endpoints are served at the root)"
+        ))
     }
-    Ok(trimmed.to_owned())
 }
 
 #[cfg(test)]
@@ -128,22 +118,17 @@ mod tests {
 
     #[test]
     fn issuers_are_https_origins() {
-        assert_eq!(
-            parse_issuer("https://auth:7443/").as_deref(),
-            Ok("https://auth:7443")
-        );
-        assert_eq!(
-            parse_issuer("https://[::1]:7443").as_deref(),
-            Ok("https://[::1]:7443")
-        );
+        assert!(check_issuer("https://auth:7443").is_ok());
+        assert!(check_issuer("https://[::1]:7443").is_ok());
         for bad in [
             "http://auth",
             "https://",
+            "https://auth/",
             "https://auth/path",
             "https://u@auth",
             "https://a?x",
         ] {
-            assert!(parse_issuer(bad).is_err(), "{bad}");
+            assert!(check_issuer(bad).is_err(), "{bad}");
         }
     }
 }
