@@ -1,9 +1,25 @@
 //! The `accounts` workload: accounts owned by a subject, balances in integer
 //! minor units, and an append-only ledger. Deposits come from MANAGER and
-//! ADMIN users; debits and credits only from the `payments` workload.
+//! ADMIN users; debits and credits only from the `payments` workload, each
+//! idempotent per payment or refund id.
+//!
+//! Everything cross-cutting (mutual TLS, tokens, the policy layer) comes
+//! from `mesh`; this crate holds the domain: [`policy`], the handlers, the
+//! [`Store`](store) and the [`Error`] type.
 
-use mesh::{Policy, Rule};
-use mesh_proto::accounts::v1::accounts_server::SERVICE_NAME;
+mod error;
+mod handlers;
+mod input;
+mod page;
+mod policy;
+mod store;
+
+use std::path::PathBuf;
+
+use mesh_proto::accounts::v1::accounts_server::AccountsServer;
+
+pub use error::{Error, Refusal};
+pub use policy::policy;
 
 /// Command-line flags and environment of the `accounts` binary.
 #[derive(Debug, clap::Parser)]
@@ -15,24 +31,24 @@ use mesh_proto::accounts::v1::accounts_server::SERVICE_NAME;
 pub struct Args {
     #[command(flatten)]
     pub mesh: mesh::ServerArgs,
+    #[command(flatten)]
+    pub accounts: AccountsArgs,
 }
 
-/// Which workloads may call which RPC. Public RPCs come through the gateway
-/// (or `loadgen` for direct load tests); money moves only for `payments`.
-pub fn policy() -> Policy {
-    let public = || Rule::peers(["gateway", "loadgen"]);
-    Policy::new()
-        .rpc(SERVICE_NAME, "OpenAccount", public())
-        .rpc(SERVICE_NAME, "GetAccount", public())
-        .rpc(SERVICE_NAME, "ListAccounts", public())
-        .rpc(SERVICE_NAME, "Deposit", public())
-        .rpc(SERVICE_NAME, "FreezeAccount", public())
-        .rpc(SERVICE_NAME, "ListLedgerEntries", public())
-        .rpc(SERVICE_NAME, "Debit", Rule::peers(["payments"]))
-        .rpc(SERVICE_NAME, "Credit", Rule::peers(["payments"]))
+/// The flags of the accounts domain itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccountsArgs {
+    /// Directory of the accounts database (created if missing, mode 0700).
+    #[arg(long, env = "ACCOUNTS_DATA_DIR", default_value = ".mesh/accounts")]
+    pub data_dir: PathBuf,
 }
 
-/// The workload's gRPC services on `server`.
-pub fn service(server: &mesh::Server) -> anyhow::Result<mesh::Grpc> {
-    Ok(server.grpc(policy()))
+/// Opens the database in `args.data_dir` and returns the workload's gRPC
+/// services on `server`, guarded by [`policy`].
+pub async fn service(server: &mesh::Server, args: AccountsArgs) -> Result<mesh::Grpc, Error> {
+    let store = store::Store::open(&args.data_dir).await?;
+    let handlers = handlers::AccountsService::new(store);
+    Ok(server
+        .grpc(policy())
+        .add_service(AccountsServer::new(handlers)))
 }
