@@ -327,3 +327,68 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A response read by [`https_request`].
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// Status code.
+    pub status: u16,
+    /// Header lines, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` or to the end of the connection).
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over TLS (no client certificate), trusting `ca`:
+/// `request` is everything before the body, for example
+/// `"POST /v1/orders HTTP/1.1\r\nAuthorization: Bearer …\r\n"`; `Host`,
+/// `Content-Length` and `Connection: close` are added.
+pub async fn https_request(addr: SocketAddr, ca: &Path, request: &str, body: &[u8]) -> HttpReply {
+    let mut config = (*raw_client_config(&ClientCert::None, ca)).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut tls = tls_connect(Arc::new(config), addr)
+        .await
+        .expect("TLS connect");
+    let head = format!(
+        "{}Host: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        request,
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.expect("write head");
+    tls.write_all(body).await.expect("write body");
+    let mut raw = Vec::new();
+    // A server may close without close_notify after answering.
+    let _ = tls.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    HttpReply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
