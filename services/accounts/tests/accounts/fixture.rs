@@ -1,0 +1,209 @@
+//! One accounts server with its key server, and clients that call it as
+//! any workload with any token.
+
+use mesh::testing::{KeyServer, Running, TestPki, raw_channel, start_key_server};
+use mesh_proto::accounts::v1::{
+    Account, DebitRequest, DepositRequest, GetAccountRequest, LedgerEntry,
+    ListLedgerEntriesRequest, OpenAccountRequest, accounts_client::AccountsClient,
+};
+use serde_json::{Value, json};
+use tonic::{
+    Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+/// A client of the accounts workload with a token attached to every call.
+pub(crate) type Client = AccountsClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer <token>` to each request.
+#[derive(Debug, Clone)]
+pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// An accounts server, its key server, and the PKI both use.
+pub(crate) struct Setup {
+    pub(crate) pki: TestPki,
+    pub(crate) keys: KeyServer,
+    pub(crate) accounts: Running,
+    _auth: Running,
+    _data: tempfile::TempDir,
+}
+
+/// Starts the key server and an accounts server on a fresh database.
+pub(crate) async fn start() -> Setup {
+    let pki = TestPki::new();
+    let (auth, keys) = start_key_server(&pki).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut args = pki.server_args("accounts");
+    args.jwt.auth_addr = auth.grpc_addr.to_string();
+    let server = mesh::Server::start(mesh::ACCOUNTS, args)
+        .await
+        .expect("start accounts");
+    let domain = accounts::AccountsArgs {
+        data_dir: data.path().join("accounts"),
+    };
+    let grpc = accounts::service(&server, domain)
+        .await
+        .expect("accounts service");
+    // The first token must not race the background fetch of the keys.
+    server
+        .validator()
+        .expect("validator")
+        .jwks()
+        .wait_fresh()
+        .await;
+    Setup {
+        pki,
+        keys,
+        accounts: Running::spawn(server, grpc),
+        _auth: auth,
+        _data: data,
+    }
+}
+
+impl Setup {
+    /// A token for `sub` holding `roles`, with the default test scopes.
+    pub(crate) fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.token_with(sub, |claims| claims["roles"] = json!(roles))
+    }
+
+    /// A token for `sub` with its claims edited by `edit`.
+    pub(crate) fn token_with(&self, sub: &str, edit: impl FnOnce(&mut Value)) -> String {
+        let mut claims = self.keys.issuer.claims(sub, &["accounts"]);
+        edit(&mut claims);
+        self.keys.issuer.token("es-1", &claims)
+    }
+
+    /// An ADMIN token that also carries scope `admin`.
+    pub(crate) fn admin_token(&self, sub: &str) -> String {
+        self.token_with(sub, |claims| {
+            claims["roles"] = json!(["ADMIN"]);
+            let scope = format!("{} admin", claims["scope"].as_str().expect("scope"));
+            claims["scope"] = json!(scope);
+        })
+    }
+
+    /// A client calling as workload `peer` (its certificate) with `token`.
+    pub(crate) fn client(&self, peer: &str, token: Option<&str>) -> Client {
+        let channel = raw_channel(
+            &(&self.pki.files(peer)).into(),
+            &self.pki.dir().ca_cert(),
+            self.accounts.grpc_addr,
+        );
+        let value = token.map(|t| format!("Bearer {t}").parse().expect("header value"));
+        AccountsClient::with_interceptor(channel, Bearer(value))
+    }
+
+    /// The gateway calling for user `sub` (role USER).
+    pub(crate) fn user(&self, sub: &str) -> Client {
+        self.client("gateway", Some(&self.token(sub, &["USER"])))
+    }
+
+    /// The gateway calling for a MANAGER.
+    pub(crate) fn manager(&self) -> Client {
+        self.client("gateway", Some(&self.token("maria", &["MANAGER"])))
+    }
+
+    /// The payments workload calling with `sub`'s token.
+    pub(crate) fn payments(&self, sub: &str) -> Client {
+        self.client("payments", Some(&self.token(sub, &["USER"])))
+    }
+
+    /// The Prometheus text of the accounts admin port.
+    pub(crate) async fn metrics(&self) -> String {
+        mesh::testing::http_get(self.accounts.admin_addr, "/metrics")
+            .await
+            .1
+    }
+}
+
+/// Opens a `currency` account as `client`'s subject.
+pub(crate) async fn open(client: &mut Client, currency: &str) -> Account {
+    client
+        .open_account(OpenAccountRequest {
+            currency: currency.to_owned(),
+        })
+        .await
+        .expect("open account")
+        .into_inner()
+}
+
+/// Reads account `id` as `client`.
+pub(crate) async fn get(client: &mut Client, id: &str) -> Result<Account, Status> {
+    client
+        .get_account(GetAccountRequest {
+            account_id: id.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Deposits `amount` EUR into `account` under `key`.
+pub(crate) async fn deposit(
+    client: &mut Client,
+    account: &str,
+    amount: i64,
+    key: &str,
+) -> Result<LedgerEntry, Status> {
+    client
+        .deposit(DepositRequest {
+            account_id: account.to_owned(),
+            amount_minor: amount,
+            currency: "EUR".to_owned(),
+            idempotency_key: key.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Debits `amount` EUR from `account` for `payment`.
+pub(crate) async fn debit(
+    client: &mut Client,
+    account: &str,
+    amount: i64,
+    payment: &str,
+) -> Result<LedgerEntry, Status> {
+    client
+        .debit(DebitRequest {
+            account_id: account.to_owned(),
+            amount_minor: amount,
+            currency: "EUR".to_owned(),
+            payment_id: payment.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The whole ledger of `account` as `client` sees it, newest first.
+pub(crate) async fn ledger(client: &mut Client, account: &str) -> Vec<LedgerEntry> {
+    client
+        .list_ledger_entries(ListLedgerEntriesRequest {
+            account_id: account.to_owned(),
+            page_size: 100,
+            page_token: String::new(),
+        })
+        .await
+        .expect("list ledger")
+        .into_inner()
+        .entries
+}
+
+/// The balance of `account`, read by a MANAGER.
+pub(crate) async fn balance(setup: &Setup, account: &str) -> i64 {
+    get(&mut setup.manager(), account)
+        .await
+        .expect("manager reads the account")
+        .balance_minor
+}
