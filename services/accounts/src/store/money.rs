@@ -143,7 +143,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(recorded) = recorded {
-            return replay(request, recorded, &mut *tx).await;
+            return replay(request, recorded, &mut tx).await;
         }
 
         let account: Option<Balance> =
@@ -156,7 +156,7 @@ impl Store {
             Ok(balance) => balance,
             Err(refusal) => {
                 if request.kind.records_refusals() {
-                    record(&mut *tx, request, None, Some(refusal), &created_at).await?;
+                    record(&mut tx, request, None, Some(refusal), &created_at).await?;
                     tx.commit().await?;
                 }
                 return Err(refusal.into());
@@ -192,7 +192,7 @@ impl Store {
         .bind(&entry.created_at)
         .execute(&mut *tx)
         .await?;
-        record(&mut *tx, request, Some(&entry.id), None, &created_at).await?;
+        record(&mut tx, request, Some(&entry.id), None, &created_at).await?;
         tx.commit().await?;
         Ok(entry)
     }
