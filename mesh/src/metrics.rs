@@ -9,9 +9,18 @@ use std::sync::Arc;
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
     registry::Registry,
 };
+
+mod rpc;
+
+pub use rpc::{RpcMetricsLayer, RpcMetricsService};
 
 /// A label set of one `reason`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,6 +47,18 @@ struct KeyLabel {
     key: &'static str,
 }
 
+/// The labels of one RPC outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcLabels {
+    method: String,
+    code: &'static str,
+}
+
+/// Latency buckets: 100 µs doubling up to about 13 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
+}
+
 /// Security and transport metrics shared by every layer of a workload.
 /// Cheap to clone: all clones count into the same series.
 #[derive(Clone, Debug)]
@@ -45,7 +66,7 @@ pub struct Metrics {
     inner: Arc<Families>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Families {
     auth_failures: Family<ReasonLabel, Counter>,
     authz_denied: Family<DenialLabels, Counter>,
@@ -54,6 +75,24 @@ struct Families {
     jwks_refresh: Family<ResultLabel, Counter>,
     cert_expiry: Gauge,
     cert_reloads: Family<ResultLabel, Counter>,
+    rpc_requests: Family<RpcLabels, Counter>,
+    rpc_duration: Family<RpcLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Families {
+    fn default() -> Self {
+        Self {
+            auth_failures: Family::default(),
+            authz_denied: Family::default(),
+            ratelimit_rejected: Family::default(),
+            tls_handshake_failures: Family::default(),
+            jwks_refresh: Family::default(),
+            cert_expiry: Gauge::default(),
+            cert_reloads: Family::default(),
+            rpc_requests: Family::default(),
+            rpc_duration: Family::new_with_constructor(latency_histogram),
+        }
+    }
 }
 
 impl Metrics {
@@ -97,6 +136,16 @@ impl Metrics {
             "mesh_cert_reloads",
             "Reloads of rotated certificate files, by result",
             families.cert_reloads.clone(),
+        );
+        registry.register(
+            "mesh_rpc_requests",
+            "RPCs served, by method and gRPC status code",
+            families.rpc_requests.clone(),
+        );
+        registry.register(
+            "mesh_rpc_duration_seconds",
+            "Time to serve an RPC, by method and gRPC status code",
+            families.rpc_duration.clone(),
         );
         (
             Self {
@@ -150,6 +199,19 @@ impl Metrics {
     /// Records when the certificate in use expires.
     pub fn set_cert_expiry(&self, unix_seconds: i64) {
         self.inner.cert_expiry.set(unix_seconds);
+    }
+
+    /// Records one served RPC.
+    pub fn rpc(&self, method: &str, code: &'static str, seconds: f64) {
+        let labels = RpcLabels {
+            method: method.to_owned(),
+            code,
+        };
+        self.inner.rpc_requests.get_or_create(&labels).inc();
+        self.inner
+            .rpc_duration
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 
     /// Counts an attempt to load rotated certificate files.

@@ -35,7 +35,7 @@ use crate::{
         GrpcJwksSource, JwksClient, JwtLayer, SystemClock, Validator, ValidatorConfig,
         WorkloadCredentials, jwks::JwksTiming,
     },
-    metrics::Metrics,
+    metrics::{Metrics, RpcMetricsLayer},
     peer::PeerIdLayer,
     policy::{AuthorizeLayer, Policy, Rule},
     telemetry,
@@ -267,7 +267,10 @@ impl Server {
         // The request path, outermost first. tonic adds the deadline
         // (`grpc-timeout` capped by --request-timeout) and the connection
         // info around this stack.
+        let policy = Arc::new(policy);
         let stack = ServiceBuilder::new()
+            // Count and time every RPC, refusals included: outermost.
+            .layer(RpcMetricsLayer::new(metrics.clone(), policy.clone()))
             // Who is calling: the identity from the TLS handshake, or UNAUTHENTICATED.
             .layer(PeerIdLayer::new(metrics.clone()))
             // On whose behalf: the subject's token, verified, or UNAUTHENTICATED.
@@ -275,7 +278,7 @@ impl Server {
             .option_layer(jwt)
             // May that caller call this RPC: the policy table, or PERMISSION_DENIED
             // (or UNAUTHENTICATED when the RPC needs a token and none came).
-            .layer(AuthorizeLayer::new(Arc::new(policy), metrics.clone()));
+            .layer(AuthorizeLayer::new(policy, metrics.clone()));
 
         let router = tonic::transport::Server::builder()
             .max_concurrent_streams(limits.max_concurrent_streams)

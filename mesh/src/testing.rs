@@ -249,6 +249,7 @@ pub async fn tls_connect(
     addr: SocketAddr,
 ) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
     let name = ServerName::try_from("localhost").expect("valid name");
     TlsConnector::from(config).connect(name, tcp).await
 }

@@ -129,8 +129,12 @@ async fn with_auth_down_last_good_keys_work_until_the_staleness_limit() {
 async fn cache_entries_end_at_exp() {
     let r = rig(Duration::ZERO, 100).await;
     assert!(r.validator.jwks().refresh().await);
+    // Times from the manual clock, which started a moment before the token was made.
+    let now = mesh::jwt::Clock::now(&r.clock).as_secs();
     let mut claims = r.keys.issuer.claims("alice", &["orders"]);
-    claims["exp"] = json!(claims["iat"].as_u64().expect("iat") + 10);
+    claims["iat"] = json!(now);
+    claims["nbf"] = json!(now);
+    claims["exp"] = json!(now + 10);
     let token = r.keys.issuer.token("es-1", &claims);
     r.validator.validate(&token).await.expect("valid");
     assert_eq!(r.validator.cached_tokens(), 1);

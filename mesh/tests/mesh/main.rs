@@ -5,6 +5,7 @@ mod fixture;
 mod identity;
 mod jwks;
 mod limits;
+mod metrics;
 mod policy;
 mod propagation;
 mod rotation;

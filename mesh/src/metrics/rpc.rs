@@ -1,0 +1,188 @@
+//! Per-RPC request counts and latency, as the outermost layer of the
+//! server stack so refusals by the layers inside are measured too.
+//!
+//! The gRPC status is in the response headers for an immediate refusal and
+//! in the trailers otherwise, so the response body is wrapped and the RPC
+//! is recorded when the body ends or is dropped.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use http_body::{Body, Frame};
+use tower::{Layer, Service};
+
+use super::Metrics;
+use crate::policy::Policy;
+
+/// Adds [`RpcMetricsService`] to a stack.
+#[derive(Debug, Clone)]
+pub struct RpcMetricsLayer {
+    metrics: Metrics,
+    policy: Arc<Policy>,
+}
+
+impl RpcMetricsLayer {
+    /// Records into `metrics`; methods not in `policy` are labelled
+    /// `unknown`, because callers choose paths and label sets must stay bounded.
+    pub fn new(metrics: Metrics, policy: Arc<Policy>) -> Self {
+        Self { metrics, policy }
+    }
+}
+
+impl<S> Layer<S> for RpcMetricsLayer {
+    type Service = RpcMetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// Measures every RPC.
+#[derive(Debug, Clone)]
+pub struct RpcMetricsService<S> {
+    inner: S,
+    metrics: Metrics,
+    policy: Arc<Policy>,
+}
+
+impl<S, B, ResBody> Service<http::Request<B>> for RpcMetricsService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Body + Send + 'static,
+{
+    type Response = http::Response<MeteredBody<ResBody>>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let path = req.uri().path();
+        let method: Arc<str> = if self.policy.rule(path).is_some() {
+            path.into()
+        } else {
+            "unknown".into()
+        };
+        let start = Instant::now();
+        let metrics = self.metrics.clone();
+        let future = self.inner.call(req);
+        Box::pin(async move {
+            let response = future.await?;
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .map(|v| code_name(v.as_bytes()));
+            Ok(response.map(|body| MeteredBody {
+                body,
+                record: Some(Record {
+                    metrics,
+                    method,
+                    start,
+                    code,
+                }),
+            }))
+        })
+    }
+}
+
+/// What to record when the response ends.
+#[derive(Debug)]
+struct Record {
+    metrics: Metrics,
+    method: Arc<str>,
+    start: Instant,
+    code: Option<&'static str>,
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        // A body dropped before its trailers means the call was cut short.
+        let code = self.code.unwrap_or("CANCELLED");
+        self.metrics
+            .rpc(&self.method, code, self.start.elapsed().as_secs_f64());
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records its RPC when it ends.
+    #[derive(Debug)]
+    pub struct MeteredBody<B> {
+        #[pin]
+        body: B,
+        record: Option<Record>,
+    }
+}
+
+impl<B: Body> Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.body.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(|t| t.get("grpc-status")) {
+                    if let Some(record) = this.record.as_mut() {
+                        record.code = Some(code_name(code.as_bytes()));
+                    }
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(record) = this.record.as_mut() {
+                    record.code.get_or_insert("OK");
+                }
+                this.record.take();
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The canonical name of a `grpc-status` value.
+fn code_name(value: &[u8]) -> &'static str {
+    match value {
+        b"0" => "OK",
+        b"1" => "CANCELLED",
+        b"2" => "UNKNOWN",
+        b"3" => "INVALID_ARGUMENT",
+        b"4" => "DEADLINE_EXCEEDED",
+        b"5" => "NOT_FOUND",
+        b"6" => "ALREADY_EXISTS",
+        b"7" => "PERMISSION_DENIED",
+        b"8" => "RESOURCE_EXHAUSTED",
+        b"9" => "FAILED_PRECONDITION",
+        b"10" => "ABORTED",
+        b"11" => "OUT_OF_RANGE",
+        b"12" => "UNIMPLEMENTED",
+        b"13" => "INTERNAL",
+        b"14" => "UNAVAILABLE",
+        b"15" => "DATA_LOSS",
+        b"16" => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    }
+}
