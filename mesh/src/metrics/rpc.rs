@@ -137,10 +137,10 @@ impl<B: Body> Body for MeteredBody<B> {
         let polled = this.body.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame.trailers_ref().and_then(|t| t.get("grpc-status")) {
-                    if let Some(record) = this.record.as_mut() {
-                        record.code = Some(code_name(code.as_bytes()));
-                    }
+                if let Some(code) = frame.trailers_ref().and_then(|t| t.get("grpc-status"))
+                    && let Some(record) = this.record.as_mut()
+                {
+                    record.code = Some(code_name(code.as_bytes()));
                 }
             }
             Poll::Ready(None) => {
