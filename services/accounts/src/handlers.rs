@@ -135,7 +135,7 @@ impl Accounts for AccountsService {
         let caller = Caller::of(&request)?;
         let m = request.get_ref();
         let id = input::id("account_id", &m.account_id)?;
-        let reason = input::reason(&m.reason)?;
+        let reason = input::text("reason", &m.reason)?;
         let account = self.store.freeze(id).await?.ok_or(Error::NotFound)?;
         tracing::warn!(
             by = caller.subject(),

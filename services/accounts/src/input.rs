@@ -8,8 +8,8 @@ use crate::Error;
 /// Longest idempotency key, payment id or refund id accepted.
 const MAX_KEY_LEN: usize = 128;
 
-/// Longest free-text reason accepted.
-const MAX_REASON_LEN: usize = 500;
+/// Longest free text (a reason, a reference) accepted.
+const MAX_TEXT_LEN: usize = 500;
 
 /// An ISO 4217 code: three upper-case ASCII letters.
 pub(crate) fn currency(value: &str) -> Result<&str, Error> {
@@ -52,11 +52,11 @@ pub(crate) fn key<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
     Ok(value)
 }
 
-/// A free-text reason of bounded length (may be empty).
-pub(crate) fn reason(value: &str) -> Result<&str, Error> {
-    if value.len() > MAX_REASON_LEN {
+/// Free text of bounded length (may be empty).
+pub(crate) fn text<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
+    if value.len() > MAX_TEXT_LEN {
         return Err(Error::Invalid(format!(
-            "reason must be at most {MAX_REASON_LEN} bytes"
+            "{field} must be at most {MAX_TEXT_LEN} bytes"
         )));
     }
     Ok(value)

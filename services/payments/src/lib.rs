@@ -1,9 +1,30 @@
-//! The `payments` workload: charges and refunds, each idempotent per key. A
-//! charge debits the payer's account through the `accounts` workload; only
-//! `orders` may charge.
+//! The `payments` workload: charges and refunds, each idempotent per key.
+//!
+//! A charge (only the `orders` workload may ask) is recorded before the
+//! account is debited through `accounts`, so an interrupted charge is
+//! finished, never repeated, by the next request with its key. A charge
+//! the account cannot pay is recorded as DECLINED, not answered with an
+//! error. A refund credits the account back the same way.
+//!
+//! Everything cross-cutting comes from `mesh`; this crate holds the domain:
+//! [`policy`], the handlers, the store and the [`Error`] type.
 
-use mesh::{Policy, Rule};
-use mesh_proto::payments::v1::payments_server::SERVICE_NAME;
+mod charge;
+mod error;
+mod handlers;
+mod in_flight;
+mod input;
+mod page;
+mod policy;
+mod refund;
+mod store;
+
+use std::path::PathBuf;
+
+use mesh_proto::payments::v1::payments_server::PaymentsServer;
+
+pub use error::Error;
+pub use policy::policy;
 
 /// Command-line flags and environment of the `payments` binary.
 #[derive(Debug, clap::Parser)]
@@ -15,19 +36,29 @@ use mesh_proto::payments::v1::payments_server::SERVICE_NAME;
 pub struct Args {
     #[command(flatten)]
     pub mesh: mesh::ServerArgs,
+    #[command(flatten)]
+    pub payments: PaymentsArgs,
 }
 
-/// Which workloads may call which RPC.
-pub fn policy() -> Policy {
-    let public = || Rule::peers(["gateway", "loadgen", "orders"]);
-    Policy::new()
-        .rpc(SERVICE_NAME, "Charge", Rule::peers(["orders"]))
-        .rpc(SERVICE_NAME, "Refund", public())
-        .rpc(SERVICE_NAME, "GetPayment", public())
-        .rpc(SERVICE_NAME, "ListPayments", public())
+/// The flags of the payments domain itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PaymentsArgs {
+    /// Directory of the payments database (created if missing, mode 0700).
+    #[arg(long, env = "PAYMENTS_DATA_DIR", default_value = ".mesh/payments")]
+    pub data_dir: PathBuf,
+
+    /// Address (host:port) of the accounts workload's mutual-TLS port.
+    #[arg(long, env = "ACCOUNTS_ADDR", default_value = "127.0.0.1:7004")]
+    pub accounts_addr: String,
 }
 
-/// The workload's gRPC services on `server`.
-pub fn service(server: &mesh::Server) -> anyhow::Result<mesh::Grpc> {
-    Ok(server.grpc(policy()))
+/// Opens the database in `args.data_dir` and returns the workload's gRPC
+/// services on `server`, guarded by [`policy`].
+pub async fn service(server: &mesh::Server, args: PaymentsArgs) -> Result<mesh::Grpc, Error> {
+    let accounts = server.upstream("accounts", &args.accounts_addr)?;
+    let store = store::Store::open(&args.data_dir).await?;
+    let handlers = handlers::PaymentsService::new(store, accounts, server.metrics().clone());
+    Ok(server
+        .grpc(policy())
+        .add_service(PaymentsServer::new(handlers)))
 }
