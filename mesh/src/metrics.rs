@@ -18,10 +18,6 @@ use prometheus_client::{
     registry::Registry,
 };
 
-mod rpc;
-
-pub use rpc::{RpcMetricsLayer, RpcMetricsService};
-
 /// A label set of one `reason`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {

@@ -35,10 +35,10 @@ use crate::{
         GrpcJwksSource, JwksClient, JwtLayer, SystemClock, Validator, ValidatorConfig,
         WorkloadCredentials, jwks::JwksTiming,
     },
-    metrics::{Metrics, RpcMetricsLayer},
+    metrics::Metrics,
     peer::PeerIdLayer,
     policy::{AuthorizeLayer, Policy, Rule},
-    telemetry,
+    telemetry::{self, RpcLayer},
     tls::{self, MeshTls, TlsError},
 };
 
@@ -65,7 +65,7 @@ impl Server {
     /// Sets up logging, loads and checks the TLS files, and binds both
     /// ports. Every error names the flag or file at fault.
     pub async fn start(workload: Workload, args: ServerArgs) -> Result<Self, StartError> {
-        telemetry::init(args.log_format);
+        telemetry::init(args.log_format, workload.name);
         tls::install_default_provider();
         let tls = MeshTls::load(
             args.tls.files(workload.name),
@@ -269,8 +269,8 @@ impl Server {
         // info around this stack.
         let policy = Arc::new(policy);
         let stack = ServiceBuilder::new()
-            // Count and time every RPC, refusals included: outermost.
-            .layer(RpcMetricsLayer::new(metrics.clone(), policy.clone()))
+            // Count, time and trace every RPC, refusals included: outermost.
+            .layer(RpcLayer::new(metrics.clone(), policy.clone()))
             // Who is calling: the identity from the TLS handshake, or UNAUTHENTICATED.
             .layer(PeerIdLayer::new(metrics.clone()))
             // On whose behalf: the subject's token, verified, or UNAUTHENTICATED.
@@ -343,6 +343,7 @@ impl Server {
         stop.cancel();
         let _ = admin.await;
         tracing::info!("stopped");
+        telemetry::flush();
         result
     }
 }

@@ -1,19 +1,144 @@
-//! Logging set up once per process: `RUST_LOG` filters (default `info`),
-//! `--log-format` picks text or JSON lines.
+//! Logs and traces, set up once per process.
+//!
+//! - Logs: `RUST_LOG` filters (default `info`), `--log-format` picks text
+//!   or JSON lines; lines inside an RPC carry its span fields, `trace_id`
+//!   included when tracing is on.
+//! - Traces: exported over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//!   set, nothing otherwise; `OTEL_SERVICE_NAME` (default: the workload
+//!   name) and `OTEL_RESOURCE_ATTRIBUTES` are honoured. The W3C trace
+//!   context crosses every hop in gRPC metadata.
+//!
+//! Tokens and secrets are never span or log fields.
 
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+mod rpc;
+
+use std::sync::OnceLock;
+
+use opentelemetry::{
+    Context,
+    propagation::{Extractor, Injector},
+    trace::{TraceContextExt, TracerProvider as _},
+};
+use opentelemetry_sdk::{
+    Resource,
+    propagation::TraceContextPropagator,
+    runtime::Tokio,
+    trace::{SdkTracerProvider, span_processor_with_async_runtime::BatchSpanProcessor},
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
+
+pub use rpc::{RpcLayer, RpcService};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. A second call (tests start many
-/// servers in one process) keeps the first.
-pub fn init(format: LogFormat) {
+/// The tracer provider, kept to flush spans before exit.
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Installs the global subscriber (and the OTLP exporter if configured).
+/// A second call (tests start many servers in one process) keeps the first.
+pub fn init(format: LogFormat, workload: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match format {
-        LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init(),
-        LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
-            .try_init(),
+    let logs = match format {
+        LogFormat::Text => fmt::layer().with_target(false).boxed(),
+        LogFormat::Json => fmt::layer().json().flatten_event(true).boxed(),
     };
+    let traces = tracer_provider(workload).map(|provider| {
+        let tracer = provider.tracer("mesh");
+        let _ = PROVIDER.set(provider);
+        tracing_opentelemetry::layer().with_tracer(tracer)
+    });
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(traces)
+        .try_init();
+    if installed.is_ok() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    }
+}
+
+/// An OTLP/gRPC exporter to `OTEL_EXPORTER_OTLP_ENDPOINT`, if set.
+fn tracer_provider(workload: &str) -> Option<SdkTracerProvider> {
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()
+    {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}: cannot build the OTLP exporter: {error}; traces are off"
+            );
+            return None;
+        }
+    };
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name(workload.to_owned());
+    }
+    Some(
+        SdkTracerProvider::builder()
+            .with_span_processor(BatchSpanProcessor::builder(exporter, Tokio).build())
+            .with_resource(resource.build())
+            .build(),
+    )
+}
+
+/// Sends the spans still buffered; call before the process exits.
+pub fn flush() {
+    if let Some(provider) = PROVIDER.get() {
+        let _ = provider.force_flush();
+    }
+}
+
+/// The trace context carried by `headers` (W3C `traceparent`).
+pub fn extract(headers: &http::HeaderMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)))
+}
+
+/// Writes the current span's trace context into `headers`.
+pub fn inject_current(headers: &mut http::HeaderMap) {
+    let cx = tracing::Span::current().context();
+    if cx.span().span_context().is_valid() {
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut HeadersMut(headers))
+        });
+    }
+}
+
+/// Records the span's trace id as its `trace_id` field, for the logs.
+pub(crate) fn record_trace_id(span: &tracing::Span) {
+    let cx = span.context();
+    let span_context = cx.span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", span_context.trace_id().to_string());
+    }
+}
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeadersMut<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeadersMut<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
 }

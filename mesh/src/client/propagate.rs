@@ -131,6 +131,8 @@ impl Service<http::Request<Body>> for MeshChannel {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (mode, audience) = (self.mode.clone(), self.audience.clone());
+        // The trace continues upstream whether or not a caller is attached.
+        crate::telemetry::inject_current(req.headers_mut());
         Box::pin(async move {
             let Some(caller) = req.extensions().get::<Caller>().cloned() else {
                 return inner.call(req).await;

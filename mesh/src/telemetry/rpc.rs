@@ -1,9 +1,11 @@
-//! Per-RPC request counts and latency, as the outermost layer of the
-//! server stack so refusals by the layers inside are measured too.
+//! Every RPC counted, timed and traced, as the outermost layer of the
+//! server stack so that refusals by the layers inside are seen too.
 //!
-//! The gRPC status is in the response headers for an immediate refusal and
-//! in the trailers otherwise, so the response body is wrapped and the RPC
-//! is recorded when the body ends or is dropped.
+//! The span continues the caller's trace (W3C `traceparent`), so one
+//! request through the mesh is one trace. The gRPC status is in the
+//! response headers for an immediate refusal and in the trailers otherwise,
+//! so the response body is wrapped, and the RPC is recorded (metric and
+//! span status) when the body ends or is dropped.
 
 use std::{
     pin::Pin,
@@ -14,18 +16,19 @@ use std::{
 
 use http_body::{Body, Frame};
 use tower::{Layer, Service};
+use tracing::{Instrument, Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::Metrics;
-use crate::policy::Policy;
+use crate::{metrics::Metrics, policy::Policy};
 
-/// Adds [`RpcMetricsService`] to a stack.
+/// Adds [`RpcService`] to a stack.
 #[derive(Debug, Clone)]
-pub struct RpcMetricsLayer {
+pub struct RpcLayer {
     metrics: Metrics,
     policy: Arc<Policy>,
 }
 
-impl RpcMetricsLayer {
+impl RpcLayer {
     /// Records into `metrics`; methods not in `policy` are labelled
     /// `unknown`, because callers choose paths and label sets must stay bounded.
     pub fn new(metrics: Metrics, policy: Arc<Policy>) -> Self {
@@ -33,11 +36,11 @@ impl RpcMetricsLayer {
     }
 }
 
-impl<S> Layer<S> for RpcMetricsLayer {
-    type Service = RpcMetricsService<S>;
+impl<S> Layer<S> for RpcLayer {
+    type Service = RpcService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcMetricsService {
+        RpcService {
             inner,
             metrics: self.metrics.clone(),
             policy: self.policy.clone(),
@@ -45,15 +48,15 @@ impl<S> Layer<S> for RpcMetricsLayer {
     }
 }
 
-/// Measures every RPC.
+/// Counts, times and traces every RPC.
 #[derive(Debug, Clone)]
-pub struct RpcMetricsService<S> {
+pub struct RpcService<S> {
     inner: S,
     metrics: Metrics,
     policy: Arc<Policy>,
 }
 
-impl<S, B, ResBody> Service<http::Request<B>> for RpcMetricsService<S>
+impl<S, B, ResBody> Service<http::Request<B>> for RpcService<S>
 where
     S: Service<http::Request<B>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
@@ -75,25 +78,47 @@ where
         } else {
             "unknown".into()
         };
+        let (service, rpc) = method
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("unknown", "unknown"));
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %method,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = rpc,
+            rpc.grpc.status_code = Empty,
+            trace_id = Empty,
+        );
+        let _ = span.set_parent(super::extract(req.headers()));
+        super::record_trace_id(&span);
         let start = Instant::now();
         let metrics = self.metrics.clone();
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let response = future.await?;
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .map(|v| code_name(v.as_bytes()));
-            Ok(response.map(|body| MeteredBody {
-                body,
-                record: Some(Record {
-                    metrics,
-                    method,
-                    start,
-                    code,
-                }),
-            }))
-        })
+        let future = span.in_scope(|| self.inner.call(req));
+        let record_span = span.clone();
+        Box::pin(
+            async move {
+                let response = future.await?;
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .map(|v| code_name(v.as_bytes()));
+                Ok(response.map(|body| MeteredBody {
+                    body,
+                    record: Some(Record {
+                        metrics,
+                        method,
+                        start,
+                        code,
+                        span: record_span,
+                    }),
+                }))
+            }
+            .instrument(span),
+        )
     }
 }
 
@@ -104,6 +129,7 @@ struct Record {
     method: Arc<str>,
     start: Instant,
     code: Option<&'static str>,
+    span: Span,
 }
 
 impl Drop for Record {
@@ -112,6 +138,11 @@ impl Drop for Record {
         let code = self.code.unwrap_or("CANCELLED");
         self.metrics
             .rpc(&self.method, code, self.start.elapsed().as_secs_f64());
+        self.span.record("rpc.grpc.status_code", code);
+        self.span.record(
+            "otel.status_code",
+            if code == "OK" { "OK" } else { "ERROR" },
+        );
     }
 }
 
