@@ -258,13 +258,27 @@ async fn oauth_passthrough(State(gw): State<Arc<Gateway>>, request: Request<Body
 async fn api(State(gw): State<Arc<Gateway>>, mut request: Request<Body>) -> Response {
     let ip = source_ip(&request);
     edge::strip_mesh_headers(request.headers_mut());
-    if grpc::is_grpc(&request) {
-        return grpc::handle(&gw, request, ip).await;
-    }
-    match tokio::time::timeout(gw.request_timeout, rest::handle(&gw, request, ip)).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => error.into_response(),
-        Err(_) => GatewayError::from_status(&tonic::Status::deadline_exceeded("timed out"))
-            .into_response(),
-    }
+    // The edge span starts the trace (or continues a client's traceparent);
+    // every upstream call made inside it carries it on.
+    let span = tracing::info_span!(
+        "gateway",
+        otel.name = %format!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+        trace_id = tracing::field::Empty,
+    );
+    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, mesh::telemetry::extract(request.headers()));
+    mesh::telemetry::record_trace_id(&span);
+    let handled = async {
+        if grpc::is_grpc(&request) {
+            return grpc::handle(&gw, request, ip).await;
+        }
+        match tokio::time::timeout(gw.request_timeout, rest::handle(&gw, request, ip)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => error.into_response(),
+            Err(_) => GatewayError::from_status(&tonic::Status::deadline_exceeded("timed out")).into_response(),
+        }
+    };
+    tracing::Instrument::instrument(handled, span).await
 }

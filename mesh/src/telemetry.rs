@@ -110,7 +110,7 @@ pub fn inject_current(headers: &mut http::HeaderMap) {
 }
 
 /// Records the span's trace id as its `trace_id` field, for the logs.
-pub(crate) fn record_trace_id(span: &tracing::Span) {
+pub fn record_trace_id(span: &tracing::Span) {
     let cx = span.context();
     let span_context = cx.span().span_context().clone();
     if span_context.is_valid() {
