@@ -202,12 +202,10 @@ impl Started {
             gateway,
             limits,
         } = self;
-        let public_addr = public.local_addr()?;
         let pruner = gateway.limits.spawn_pruner(Duration::from_secs(60));
         let app = router(gateway.clone());
         let tls = server.tls().clone();
         let metrics = server.metrics().clone();
-        tracing::info!(public = %public_addr, "gateway public port listening");
         let grpc = server.grpc(Policy::new());
         let (mesh_port, public_port) = tokio::join!(
             server.serve(grpc, stop.clone().cancelled_owned()),

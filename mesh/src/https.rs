@@ -54,6 +54,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(https = %addr, "serving HTTPS");
+    }
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote_addr) = tokio::select! {
