@@ -56,22 +56,40 @@ pub(crate) struct Process {
     pub(crate) child: Child,
     pub(crate) grpc_addr: SocketAddr,
     pub(crate) admin_addr: SocketAddr,
+    /// The HTTPS port, for processes that have one (auth, gateway).
+    pub(crate) https_addr: Option<SocketAddr>,
 }
 
 impl Process {
     /// Spawns `cmd` and reads its log until the "serving" line.
-    pub(crate) async fn start(mut cmd: Command) -> Self {
+    pub(crate) async fn start(cmd: Command) -> Self {
+        Self::start_waiting(cmd, false).await
+    }
+
+    /// Like [`Process::start`], for a process that also serves HTTPS:
+    /// waits for its "serving HTTPS" line too.
+    pub(crate) async fn start_https(cmd: Command) -> Self {
+        Self::start_waiting(cmd, true).await
+    }
+
+    async fn start_waiting(mut cmd: Command, https: bool) -> Self {
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn binary");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let serving = tokio::time::timeout(Duration::from_secs(60), async {
+        let (serving, https_line) = tokio::time::timeout(Duration::from_secs(60), async {
+            let (mut serving, mut https_line) = (None, None);
             while let Some(line) = lines.next_line().await.expect("read log") {
                 let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
-                if event["message"] == "serving" {
-                    return Some(event);
+                match event["message"].as_str() {
+                    Some("serving") => serving = Some(event),
+                    Some("serving HTTPS") => https_line = Some(event),
+                    _ => {}
+                }
+                if serving.is_some() && (!https || https_line.is_some()) {
+                    return Some((serving?, https_line));
                 }
             }
             None
@@ -87,9 +105,11 @@ impl Process {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or_else(|| panic!("`serving` line without {field}: {serving}"))
         };
+        let https_addr = https_line.and_then(|line| line["https"].as_str().and_then(|s| s.parse().ok()));
         Self {
             grpc_addr: addr("grpc"),
             admin_addr: addr("admin"),
+            https_addr,
             child,
         }
     }
