@@ -1,0 +1,145 @@
+//! Refunds: once per key (case 41), only for `orders` and staff with
+//! `payments:write` (case 30), refused and replayed when the account
+//! cannot take the money back.
+
+use mesh::testing::metric;
+use mesh_proto::payments::v1::{PaymentStatus, RefundRequest};
+use tonic::Code;
+
+use crate::fixture::{self, charge, charge_request};
+
+fn refund(payment: &str, key: &str) -> RefundRequest {
+    RefundRequest {
+        payment_id: payment.to_owned(),
+        idempotency_key: key.to_owned(),
+        reason: "customer asked".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_refund_credits_once_per_key() {
+    let setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    let mut orders = setup.orders_for("alice");
+    let paid = charge(&mut orders, charge_request(&account, 400, "c1"))
+        .await
+        .expect("charge");
+    let other = charge(&mut orders, charge_request(&account, 100, "c2"))
+        .await
+        .expect("charge");
+
+    let refunded = orders
+        .refund(refund(&paid.payment_id, "r1"))
+        .await
+        .expect("refund")
+        .into_inner();
+    assert_eq!(refunded.status(), PaymentStatus::Refunded);
+    let again = orders
+        .refund(refund(&paid.payment_id, "r1"))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(again, refunded);
+
+    let twice = orders
+        .refund(refund(&paid.payment_id, "r2"))
+        .await
+        .expect_err("refunded already");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    let reused = orders
+        .refund(refund(&other.payment_id, "r1"))
+        .await
+        .expect_err("the key belongs to another refund");
+    assert_eq!(reused.code(), Code::AlreadyExists);
+
+    assert_eq!(setup.balance(&account).await, 900);
+    let credits = setup
+        .ledger(&account)
+        .await
+        .into_iter()
+        .filter(|e| e.kind() == mesh_proto::accounts::v1::EntryKind::Credit)
+        .count();
+    assert_eq!(credits, 1);
+}
+
+#[tokio::test]
+async fn a_user_cannot_refund_and_staff_need_the_write_scope() {
+    let setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    let paid = charge(
+        &mut setup.orders_for("alice"),
+        charge_request(&account, 400, "c1"),
+    )
+    .await
+    .expect("charge");
+    let metrics = || async {
+        let text = mesh::testing::http_get(setup.payments.admin_addr, "/metrics")
+            .await
+            .1;
+        metric(&text, "mesh_authz_denied_total", "Refund")
+    };
+    let before = metrics().await;
+
+    // Alice, even with the scope, through the gateway or directly.
+    let alice = setup.token_with_scope("alice", &["USER"], "payments:write");
+    for peer in ["gateway", "loadgen"] {
+        let denied = setup
+            .payments_as(peer, &alice)
+            .refund(refund(&paid.payment_id, "mine"))
+            .await
+            .expect_err("a USER may not refund");
+        assert_eq!(denied.code(), Code::PermissionDenied, "{peer}");
+    }
+    // A MANAGER without `payments:write`.
+    let denied = setup
+        .payments_as("gateway", &setup.token("maria", &["MANAGER"]))
+        .refund(refund(&paid.payment_id, "staff"))
+        .await
+        .expect_err("the scope is needed");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(metrics().await - before, 3.0, "handler denials are counted");
+    assert_eq!(setup.balance(&account).await, 600);
+
+    let manager = setup.token_with_scope("maria", &["MANAGER"], "payments:write");
+    let refunded = setup
+        .payments_as("gateway", &manager)
+        .refund(refund(&paid.payment_id, "staff"))
+        .await
+        .expect("a MANAGER refunds")
+        .into_inner();
+    assert_eq!(refunded.status(), PaymentStatus::Refunded);
+    assert_eq!(setup.balance(&account).await, 1_000);
+}
+
+#[tokio::test]
+async fn a_refund_the_account_refuses_is_refused_again_on_retry() {
+    let setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    let mut orders = setup.orders_for("alice");
+    let paid = charge(&mut orders, charge_request(&account, 400, "c1"))
+        .await
+        .expect("charge");
+    setup.freeze(&account).await;
+
+    let refused = orders
+        .refund(refund(&paid.payment_id, "r1"))
+        .await
+        .expect_err("frozen account");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("frozen"), "{refused:?}");
+    let again = orders
+        .refund(refund(&paid.payment_id, "r1"))
+        .await
+        .expect_err("replayed");
+    assert_eq!(again.message(), refused.message());
+
+    let payment = orders
+        .get_payment(mesh_proto::payments::v1::GetPaymentRequest {
+            payment_id: paid.payment_id.clone(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(payment.status(), PaymentStatus::Captured);
+    assert_eq!(setup.balance(&account).await, 600);
+}
