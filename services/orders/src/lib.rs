@@ -1,8 +1,34 @@
-//! The `orders` workload: orders and the payment saga that settles them
-//! (pending, then paid or declined; a cancelled paid order is refunded).
+//! The `orders` workload: orders and the payment saga that settles them.
+//!
+//! Creating an order writes it PENDING, then charges it through `payments`
+//! under a key derived from the order id, then records PAID or DECLINED;
+//! cancelling a paid order writes CANCELLING, refunds it, then records
+//! CANCELLED. Each state is written before the remote call that follows,
+//! and every remote call is idempotent, so a crash between any two steps
+//! is repaired by doing the next step again: a background task resumes
+//! unfinished orders with the workload's own token, and each order ends
+//! exactly once.
+//!
+//! Everything cross-cutting comes from `mesh`; this crate holds the domain:
+//! [`policy`], the handlers, the saga, the store and the [`Error`] type.
 
-use mesh::{Policy, Rule};
-use mesh_proto::orders::v1::orders_server::SERVICE_NAME;
+mod error;
+mod handlers;
+mod in_flight;
+mod input;
+mod page;
+mod policy;
+mod resume;
+mod saga;
+mod store;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use mesh_proto::orders::v1::orders_server::OrdersServer;
+
+pub use error::Error;
+pub use policy::policy;
+pub use saga::{charge_key, refund_key};
 
 /// Command-line flags and environment of the `orders` binary.
 #[derive(Debug, clap::Parser)]
@@ -10,19 +36,38 @@ use mesh_proto::orders::v1::orders_server::SERVICE_NAME;
 pub struct Args {
     #[command(flatten)]
     pub mesh: mesh::ServerArgs,
+    #[command(flatten)]
+    pub orders: OrdersArgs,
 }
 
-/// Which workloads may call which RPC: all of them are public.
-pub fn policy() -> Policy {
-    let public = || Rule::peers(["gateway", "loadgen"]);
-    Policy::new()
-        .rpc(SERVICE_NAME, "CreateOrder", public())
-        .rpc(SERVICE_NAME, "GetOrder", public())
-        .rpc(SERVICE_NAME, "ListOrders", public())
-        .rpc(SERVICE_NAME, "CancelOrder", public())
+/// The flags of the orders domain itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OrdersArgs {
+    /// Directory of the orders database (created if missing, mode 0700).
+    #[arg(long, env = "ORDERS_DATA_DIR", default_value = ".mesh/orders")]
+    pub data_dir: PathBuf,
+
+    /// Address (host:port) of the payments workload's mutual-TLS port.
+    #[arg(long, env = "PAYMENTS_ADDR", default_value = "127.0.0.1:7003")]
+    pub payments_addr: String,
+
+    /// How often unfinished orders (after a crash, or a payments outage)
+    /// are looked for and resumed; the first look is at start-up.
+    #[arg(long, env = "ORDERS_RESUME_INTERVAL", default_value = "2s",
+          value_parser = mesh::config::parse_duration)]
+    pub resume_interval: Duration,
 }
 
-/// The workload's gRPC services on `server`.
-pub fn service(server: &mesh::Server) -> anyhow::Result<mesh::Grpc> {
-    Ok(server.grpc(policy()))
+/// Opens the database in `args.data_dir`, starts resuming unfinished
+/// orders, and returns the workload's gRPC services on `server`, guarded
+/// by [`policy`]. Resuming stops once the server has stopped serving.
+pub async fn service(server: &mesh::Server, args: OrdersArgs) -> Result<mesh::Grpc, Error> {
+    let payments = server.upstream("payments", &args.payments_addr)?;
+    let credentials = server.workload_credentials()?;
+    let store = store::Store::open(&args.data_dir).await?;
+    let handlers = Arc::new(handlers::OrdersService::new(store, payments));
+    resume::spawn(Arc::downgrade(&handlers), credentials, args.resume_interval);
+    Ok(server
+        .grpc(policy())
+        .add_service(OrdersServer::from_arc(handlers)))
 }

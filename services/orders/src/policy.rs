@@ -1,0 +1,24 @@
+//! Who may call which RPC of `orders.v1.Orders`: all of them are public,
+//! through the gateway (or `loadgen` for direct load tests). Whether the
+//! caller may see or cancel a given order is checked in the handlers.
+
+use mesh::{Policy, Rule};
+use mesh_proto::orders::v1::orders_server::SERVICE_NAME;
+
+/// The policy table of the orders workload.
+pub fn policy() -> Policy {
+    let public = || Rule::peers(["gateway", "loadgen"]);
+    Policy::new()
+        .rpc(
+            SERVICE_NAME,
+            "CreateOrder",
+            public().scopes(["orders:write"]),
+        )
+        .rpc(SERVICE_NAME, "GetOrder", public().scopes(["orders:read"]))
+        .rpc(SERVICE_NAME, "ListOrders", public().scopes(["orders:read"]))
+        .rpc(
+            SERVICE_NAME,
+            "CancelOrder",
+            public().scopes(["orders:write"]),
+        )
+}
