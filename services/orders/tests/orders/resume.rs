@@ -1,0 +1,105 @@
+//! Interrupted sagas end exactly once: a retry after payments was down
+//! pays once (case 41, "after a 5xx"), and a restarted orders resumes its
+//! PENDING orders with its own token: it finishes a charge the user
+//! started and declines one that never reached payments.
+
+use std::time::Duration;
+
+use mesh::testing::eventually;
+use mesh_proto::{
+    accounts::v1::EntryKind,
+    orders::v1::{GetOrderRequest, Order, OrderStatus},
+    payments::v1::{ChargeRequest, PaymentStatus, payments_client::PaymentsClient},
+};
+
+use crate::fixture::{self, Setup, create, order};
+
+/// Order `id` once it has left PENDING, within 20 s.
+async fn settled(setup: &Setup, owner: &str, id: &str) -> Order {
+    let client = setup.user(owner);
+    let found = eventually(Duration::from_secs(20), || {
+        let mut client = client.clone();
+        let request = GetOrderRequest {
+            order_id: id.to_owned(),
+        };
+        async move {
+            let order = client.get_order(request).await.ok()?.into_inner();
+            (order.status() != OrderStatus::Pending).then_some(order)
+        }
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("order {id} was not settled within 20 s"))
+}
+
+#[tokio::test]
+async fn a_retry_after_payments_was_down_pays_once() {
+    let mut setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    setup.stop_payments().await;
+
+    let mut alice = setup.user("alice");
+    let pending = create(&mut alice, order(&account, 1, 300, "k1"))
+        .await
+        .expect("the order is written even while payments is down");
+    assert_eq!(pending.status(), OrderStatus::Pending);
+
+    setup.restart_payments().await;
+    let paid = create(&mut alice, order(&account, 1, 300, "k1"))
+        .await
+        .expect("retry");
+    assert_eq!(paid.order_id, pending.order_id);
+    assert_eq!(paid.status(), OrderStatus::Paid);
+    assert_eq!(setup.balance(&account).await, 700);
+}
+
+#[tokio::test]
+async fn a_restarted_orders_finishes_what_the_user_started_and_declines_the_rest() {
+    let mut setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    setup.stop_payments().await;
+    let mut alice = setup.user("alice");
+    let started = create(&mut alice, order(&account, 1, 300, "k1"))
+        .await
+        .expect("written while payments is down");
+    let never = create(&mut alice, order(&account, 1, 200, "k2"))
+        .await
+        .expect("written while payments is down");
+    assert_eq!(
+        (started.status(), never.status()),
+        (OrderStatus::Pending, OrderStatus::Pending)
+    );
+
+    // The first charge reached payments, with Alice's token, just before
+    // orders went down; the second never did.
+    setup.restart_payments().await;
+    let token = setup.token("alice", &["USER"]);
+    let captured = PaymentsClient::new(setup.channel("orders", &token, setup.payments_addr))
+        .charge(ChargeRequest {
+            account_id: account.clone(),
+            amount_minor: started.amount_minor,
+            currency: started.currency.clone(),
+            idempotency_key: orders::charge_key(&started.order_id),
+            reference: started.order_id.clone(),
+        })
+        .await
+        .expect("charge")
+        .into_inner();
+    assert_eq!(captured.status(), PaymentStatus::Captured);
+
+    // A new orders on the same database resumes both with its own token.
+    setup.restart_orders().await;
+    let started = settled(&setup, "alice", &started.order_id).await;
+    assert_eq!(started.status(), OrderStatus::Paid);
+    assert_eq!(started.payment_id, captured.payment_id);
+    let never = settled(&setup, "alice", &never.order_id).await;
+    assert_eq!(never.status(), OrderStatus::Declined, "{never:?}");
+
+    assert_eq!(setup.balance(&account).await, 700);
+    let debits = setup
+        .ledger(&account)
+        .await
+        .into_iter()
+        .filter(|e| e.kind() == EntryKind::Debit)
+        .count();
+    assert_eq!(debits, 1);
+}
