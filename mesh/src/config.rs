@@ -227,9 +227,10 @@ pub struct JwtArgs {
     #[arg(long, env = "MESH_JWKS_MAX_STALENESS", default_value = "1h", value_parser = parse_duration)]
     pub jwks_max_staleness: Duration,
 
-    /// Which token upstream calls carry: the caller's own, or one exchanged
-    /// at auth for each upstream's audience.
-    #[arg(long, env = "MESH_TOKEN_MODE", value_enum, default_value_t = TokenModeArg::Propagate)]
+    /// Which token upstream calls carry: one exchanged at auth for each
+    /// upstream's audience (narrowed, with an `act` claim naming this
+    /// workload), or the caller's own, unchanged.
+    #[arg(long, env = "MESH_TOKEN_MODE", value_enum, default_value_t = TokenModeArg::Exchange)]
     pub token_mode: TokenModeArg,
 }
 
@@ -258,7 +259,7 @@ impl Default for JwtArgs {
             jwks_refresh_interval: Duration::from_secs(300),
             jwks_min_refresh_interval: Duration::from_secs(10),
             jwks_max_staleness: Duration::from_secs(3600),
-            token_mode: TokenModeArg::Propagate,
+            token_mode: TokenModeArg::Exchange,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A stand-in for the `auth` workload in tests of other crates: it serves
 //! a [`TestIssuer`]'s JWKS (and can be taken down), exchanges tokens
-//! (RFC 8693, minimally: same subject, requested audience, `act` naming the
-//! caller) and issues workload tokens, all over real mutual TLS.
+//! (RFC 8693, minimally: same subject, client, scopes and roles, the
+//! requested audience, `act` naming the caller) and issues workload tokens, all over real mutual TLS.
 
 use std::sync::{
     Arc,
@@ -75,6 +75,11 @@ impl Auth for KeyServer {
                 .expect("json");
         let sub = subject["sub"].as_str().expect("sub");
         let mut claims = self.issuer.claims(sub, &[&request.audience]);
+        // The subject keeps who it is and what it may do; only the
+        // audience narrows, and the exchanging workload is named.
+        for kept in ["client_id", "scope", "roles"] {
+            claims[kept] = subject[kept].clone();
+        }
         claims["act"] = json!({ "sub": peer.to_string() });
         Ok(Response::new(TokenResponse {
             access_token: self.issuer.token("es-1", &claims),

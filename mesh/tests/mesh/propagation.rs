@@ -79,7 +79,7 @@ async fn a_token_for_the_first_hop_only_is_refused_downstream_in_propagate_mode(
         &pki,
         mesh::ORDERS,
         &auth,
-        |_| {},
+        |args| args.jwt.token_mode = TokenModeArg::Propagate,
         Some(("payments", payments.grpc_addr)),
     )
     .await;
