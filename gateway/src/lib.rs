@@ -266,7 +266,10 @@ async fn api(State(gw): State<Arc<Gateway>>, mut request: Request<Body>) -> Resp
         url.path = %request.uri().path(),
         trace_id = tracing::field::Empty,
     );
-    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, mesh::telemetry::extract(request.headers()));
+    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(
+        &span,
+        mesh::telemetry::extract(request.headers()),
+    );
     mesh::telemetry::record_trace_id(&span);
     let handled = async {
         if grpc::is_grpc(&request) {
@@ -275,7 +278,8 @@ async fn api(State(gw): State<Arc<Gateway>>, mut request: Request<Body>) -> Resp
         match tokio::time::timeout(gw.request_timeout, rest::handle(&gw, request, ip)).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => error.into_response(),
-            Err(_) => GatewayError::from_status(&tonic::Status::deadline_exceeded("timed out")).into_response(),
+            Err(_) => GatewayError::from_status(&tonic::Status::deadline_exceeded("timed out"))
+                .into_response(),
         }
     };
     tracing::Instrument::instrument(handled, span).await
