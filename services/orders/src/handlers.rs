@@ -84,7 +84,7 @@ impl OrdersService {
                 (id, claim)
             }
         };
-        let order = match self.advance(caller, &id, &claim).await {
+        let order = match self.advance_retrying(caller, &id, &claim).await {
             Ok(order) => order,
             // Written PENDING; the resumer (or a retry) settles it.
             Err(error @ Error::Payments { .. }) => {
@@ -121,7 +121,7 @@ impl OrdersService {
             }
             State::Cancelling | State::Cancelled => {}
         }
-        let order = self.advance(caller, &order.id, &claim).await?;
+        let order = self.advance_retrying(caller, &order.id, &claim).await?;
         self.with_items(order).await
     }
 

@@ -56,6 +56,14 @@ pub struct OrdersArgs {
     #[arg(long, env = "ORDERS_RESUME_INTERVAL", default_value = "2s",
           value_parser = mesh::config::parse_duration)]
     pub resume_interval: Duration,
+
+    /// How long a PENDING order is left to its client's retries (which pay
+    /// with the user's token) before it is resumed with the workload's own
+    /// token, which cannot start a charge and so declines one that never
+    /// reached payments. Cancellations are resumed at once.
+    #[arg(long, env = "ORDERS_RESUME_AFTER", default_value = "30s",
+          value_parser = mesh::config::parse_duration)]
+    pub resume_after: Duration,
 }
 
 /// Opens the database in `args.data_dir`, starts resuming unfinished
@@ -66,7 +74,11 @@ pub async fn service(server: &mesh::Server, args: OrdersArgs) -> Result<mesh::Gr
     let credentials = server.workload_credentials()?;
     let store = store::Store::open(&args.data_dir).await?;
     let handlers = Arc::new(handlers::OrdersService::new(store, payments));
-    resume::spawn(Arc::downgrade(&handlers), credentials, args.resume_interval);
+    let schedule = resume::Schedule {
+        interval: args.resume_interval,
+        after: args.resume_after,
+    };
+    resume::spawn(Arc::downgrade(&handlers), credentials, schedule);
     Ok(server
         .grpc(policy())
         .add_service(OrdersServer::from_arc(handlers)))

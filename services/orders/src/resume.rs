@@ -1,47 +1,81 @@
 //! Finishing interrupted sagas. At start-up and then every
-//! `--resume-interval`, every PENDING or CANCELLING order that no request
-//! is working on is advanced with the workload's own token: an order whose
-//! request was cut off by a crash, a deadline or a payments outage ends
-//! exactly once even if its client never comes back.
+//! `--resume-interval`, every unfinished order that no request is working
+//! on is advanced with the workload's own token: an order whose request was
+//! cut off by a crash, a deadline or an outage ends exactly once even if
+//! its client never comes back.
 //!
 //! The workload's token can finish a charge the user started but cannot
 //! start one (it owns no account; payments declines it), so an order whose
 //! charge never reached payments is declined rather than paid without the
-//! user's authority.
+//! user's authority. A PENDING order is therefore left to its client's
+//! retries for `--resume-after` first; a CANCELLING one is resumed at once
+//! (orders may refund on its own authority).
 
 use std::{sync::Weak, time::Duration};
 
 use mesh::jwt::WorkloadCredentials;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::{error::chain, handlers::OrdersService};
+use crate::{
+    error::chain,
+    handlers::OrdersService,
+    store::{OrderRow, State},
+};
 
 /// Orders looked at per pass.
 const BATCH: i64 = 100;
+
+/// When the resumer looks, and what it takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// Time between two passes.
+    pub(crate) interval: Duration,
+    /// Age from which a PENDING order is resumed.
+    pub(crate) after: Duration,
+}
+
+impl Schedule {
+    /// Whether the resumer takes `order` now.
+    fn is_due(&self, order: &OrderRow) -> bool {
+        if order.state().ok() != Some(State::Pending) {
+            return true;
+        }
+        let written = OffsetDateTime::parse(order.updated_at(), &Rfc3339);
+        // An unreadable time is not a reason to leave an order unfinished.
+        written.map_or(true, |at| OffsetDateTime::now_utc() - at >= self.after)
+    }
+}
 
 /// Resumes unfinished orders until `service` is gone (the server stopped).
 pub(crate) fn spawn(
     service: Weak<OrdersService>,
     credentials: WorkloadCredentials,
-    interval: Duration,
+    schedule: Schedule,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Some(service) = service.upgrade() else {
                 return;
             };
-            service.resume(&credentials).await;
+            service.resume(&credentials, schedule).await;
             drop(service);
-            tokio::time::sleep(interval).await;
+            tokio::time::sleep(schedule.interval).await;
         }
     })
 }
 
 impl OrdersService {
     /// One pass over the unfinished orders nobody is working on.
-    async fn resume(&self, credentials: &WorkloadCredentials) {
+    async fn resume(&self, credentials: &WorkloadCredentials, schedule: Schedule) {
         let orders = match self.store.unfinished(BATCH).await {
-            Ok(orders) if orders.is_empty() => return,
-            Ok(orders) => orders,
+            Ok(orders) => {
+                let due: Vec<OrderRow> =
+                    orders.into_iter().filter(|o| schedule.is_due(o)).collect();
+                if due.is_empty() {
+                    return;
+                }
+                due
+            }
             Err(error) => {
                 tracing::error!(error = %chain(&error), "cannot look for unfinished orders");
                 return;

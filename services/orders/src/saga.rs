@@ -31,6 +31,14 @@ use crate::{
 /// How long a call may take when the caller set no deadline (the resumer).
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a request keeps retrying a step without a definite answer
+/// (payments or accounts restarting) before it answers with the order as
+/// written; kept under the caller's deadline.
+const RETRY_FOR: Duration = Duration::from_secs(3);
+
+/// Time kept back from the caller's deadline to answer it.
+const ANSWER_MARGIN: Duration = Duration::from_millis(100);
+
 /// The idempotency key of an order's charge.
 pub fn charge_key(order_id: &str) -> String {
     format!("order-{order_id}")
@@ -64,6 +72,32 @@ impl OrdersService {
             State::Pending => self.charge(caller, order).await,
             State::Cancelling => self.refund(caller, order).await,
             State::Paid | State::Declined | State::Cancelled => Ok(order),
+        }
+    }
+
+    /// [`OrdersService::advance`] for a waiting caller: a step without a
+    /// definite answer is tried again, with the caller's token, for a few
+    /// seconds within its deadline, so a short outage does not leave the
+    /// order to the resumer (which cannot start a charge).
+    pub(crate) async fn advance_retrying(
+        &self,
+        caller: &Caller,
+        id: &str,
+        claim: &Claim,
+    ) -> Result<OrderRow, Error> {
+        let budget = caller.remaining().map_or(RETRY_FOR, |left| {
+            left.saturating_sub(ANSWER_MARGIN).min(RETRY_FOR)
+        });
+        let give_up = tokio::time::Instant::now() + budget;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.advance(caller, id, claim).await {
+                Err(Error::Payments { .. }) if tokio::time::Instant::now() + pause < give_up => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                outcome => return outcome,
+            }
         }
     }
 

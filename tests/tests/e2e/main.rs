@@ -5,4 +5,5 @@
 //! they are looked up next to this test executable.
 
 mod binaries;
+mod crash;
 mod support;

@@ -41,6 +41,9 @@ pub(crate) fn command(name: &str, scratch: &std::path::Path) -> Command {
         .env("RUST_LOG", "info")
         .env("MESH_LOG_FORMAT", "json")
         .env("AUTH_DATA_DIR", scratch.join(format!("{name}-data")))
+        .env("ACCOUNTS_DATA_DIR", scratch.join("accounts-data"))
+        .env("PAYMENTS_DATA_DIR", scratch.join("payments-data"))
+        .env("ORDERS_DATA_DIR", scratch.join("orders-data"))
         .env("AUTH_HTTP_LISTEN", "127.0.0.1:0")
         .env("GATEWAY_LISTEN", "127.0.0.1:0")
         .env("MESH_LISTEN", "127.0.0.1:0")
@@ -105,7 +108,8 @@ impl Process {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or_else(|| panic!("`serving` line without {field}: {serving}"))
         };
-        let https_addr = https_line.and_then(|line| line["https"].as_str().and_then(|s| s.parse().ok()));
+        let https_addr =
+            https_line.and_then(|line| line["https"].as_str().and_then(|s| s.parse().ok()));
         Self {
             grpc_addr: addr("grpc"),
             admin_addr: addr("admin"),

@@ -92,6 +92,11 @@ impl OrderRow {
         State::parse(&self.status)
     }
 
+    /// When the order last changed state (RFC 3339).
+    pub(crate) fn updated_at(&self) -> &str {
+        &self.updated_at
+    }
+
     /// The order as the API shows it, with its `items`.
     pub(crate) fn into_proto(self, items: Vec<OrderItem>) -> Order {
         let status = State::parse(&self.status)

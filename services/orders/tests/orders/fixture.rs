@@ -156,6 +156,8 @@ pub(crate) async fn start_orders(
         data_dir: data.join("orders"),
         payments_addr: payments.to_string(),
         resume_interval,
+        // No client retries here: the resumer may take orders at once.
+        resume_after: Duration::ZERO,
     };
     let grpc = orders::service(&server, domain).await.expect("orders");
     keys_fetched(&server).await;
@@ -328,7 +330,7 @@ pub(crate) fn order(
 /// Places `request` as `client`.
 pub(crate) async fn create(
     client: &mut OrdersClient<Authed>,
-    request: CreateOrderRequest,
+    request: impl tonic::IntoRequest<CreateOrderRequest>,
 ) -> Result<Order, Status> {
     client
         .create_order(request)

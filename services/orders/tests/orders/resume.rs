@@ -8,11 +8,19 @@ use std::time::Duration;
 use mesh::testing::eventually;
 use mesh_proto::{
     accounts::v1::EntryKind,
-    orders::v1::{GetOrderRequest, Order, OrderStatus},
+    orders::v1::{CreateOrderRequest, GetOrderRequest, Order, OrderStatus},
     payments::v1::{ChargeRequest, PaymentStatus, payments_client::PaymentsClient},
 };
 
 use crate::fixture::{self, Setup, create, order};
+
+/// `request` with a deadline of one second, which bounds how long orders
+/// keeps retrying a payments outage before it answers PENDING.
+fn hurried(request: CreateOrderRequest) -> tonic::Request<CreateOrderRequest> {
+    let mut request = tonic::Request::new(request);
+    request.set_timeout(Duration::from_secs(1));
+    request
+}
 
 /// Order `id` once it has left PENDING, within 20 s.
 async fn settled(setup: &Setup, owner: &str, id: &str) -> Order {
@@ -38,7 +46,7 @@ async fn a_retry_after_payments_was_down_pays_once() {
     setup.stop_payments().await;
 
     let mut alice = setup.user("alice");
-    let pending = create(&mut alice, order(&account, 1, 300, "k1"))
+    let pending = create(&mut alice, hurried(order(&account, 1, 300, "k1")))
         .await
         .expect("the order is written even while payments is down");
     assert_eq!(pending.status(), OrderStatus::Pending);
@@ -58,10 +66,10 @@ async fn a_restarted_orders_finishes_what_the_user_started_and_declines_the_rest
     let account = setup.funded_account("alice", "EUR", 1_000).await;
     setup.stop_payments().await;
     let mut alice = setup.user("alice");
-    let started = create(&mut alice, order(&account, 1, 300, "k1"))
+    let started = create(&mut alice, hurried(order(&account, 1, 300, "k1")))
         .await
         .expect("written while payments is down");
-    let never = create(&mut alice, order(&account, 1, 200, "k2"))
+    let never = create(&mut alice, hurried(order(&account, 1, 200, "k2")))
         .await
         .expect("written while payments is down");
     assert_eq!(
