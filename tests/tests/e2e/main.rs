@@ -5,5 +5,7 @@
 //! they are looked up next to this test executable.
 
 mod binaries;
+mod gateway_e2e;
+mod stack;
 mod crash;
 mod support;
