@@ -9,3 +9,4 @@ mod gateway_e2e;
 mod stack;
 mod crash;
 mod support;
+mod traces;

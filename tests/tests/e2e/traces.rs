@@ -1,0 +1,128 @@
+//! One request, one trace: an order sent through the gateway shows up as
+//! spans of the gateway, orders, payments and accounts sharing one trace
+//! id, each hop the child of the one before. The spans are received by an
+//! OTLP collector running in this test, over real OTLP/gRPC.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
+    common::v1::any_value::Value,
+};
+use tonic::{Request, Response, Status};
+
+use crate::stack::Stack;
+
+/// One received span: (service, name, trace id, span id, parent span id).
+type Received = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
+
+#[derive(Debug, Clone, Default)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Received>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let mut spans = self.spans.lock().expect("lock");
+        for resource in request.into_inner().resource_spans {
+            let service = resource
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for scope in resource.scope_spans {
+                for span in scope.spans {
+                    spans.push((service.clone(), span.name, span.trace_id, span.span_id, span.parent_span_id));
+                }
+            }
+        }
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tokio::test]
+async fn an_order_is_one_trace_across_every_hop() {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let s = Stack::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+    ])
+    .await;
+    let alice = s.token("alice").await;
+    let maria = s.token("maria").await;
+    let account = s.call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#).await.json();
+    let account_id = account["accountId"].as_str().expect("accountId").to_owned();
+    let deposit = format!(r#"{{"amountMinor":"5000","currency":"EUR","idempotencyKey":"d1"}}"#);
+    s.call("POST", &format!("/v1/accounts/{account_id}:deposit"), &maria, &deposit).await;
+
+    let trace_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let body = format!(
+        r#"{{"accountId":"{account_id}","currency":"EUR","idempotencyKey":"t1","items":[{{"sku":"tea","quantity":1,"unitPriceMinor":"100"}}]}}"#
+    );
+    let head = format!(
+        "POST /v1/orders HTTP/1.1\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\ntraceparent: {trace_parent}\r\n"
+    );
+    let reply = s.rest(&head, &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let trace_id = hex("4bf92f3577b34da6a3ce929d0e0e4736");
+    // Spans are exported in batches: wait (bounded) for all four services.
+    let spans = mesh::testing::eventually(Duration::from_secs(30), || async {
+        let spans: Vec<Received> = collector
+            .spans
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.2 == trace_id)
+            .cloned()
+            .collect();
+        let services: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
+        ["gateway", "orders", "payments", "accounts"]
+            .iter()
+            .all(|name| services.contains(name))
+            .then_some(spans)
+    })
+    .await
+    .expect("spans of every hop in the client's trace");
+
+    let by_id: HashMap<&[u8], &Received> = spans.iter().map(|s| (s.3.as_slice(), s)).collect();
+    let parent_service = |span: &Received| by_id.get(span.4.as_slice()).map(|p| p.0.clone());
+    let server_span = |service: &str, name: &str| {
+        spans
+            .iter()
+            .find(|s| s.0 == service && s.1.contains(name))
+            .unwrap_or_else(|| panic!("no {service} span for {name}: {spans:?}"))
+    };
+    let gateway = server_span("gateway", "/v1/orders");
+    assert_eq!(gateway.4, hex("00f067aa0ba902b7"), "the edge continues the client's traceparent");
+    assert_eq!(parent_service(server_span("orders", "CreateOrder")).as_deref(), Some("gateway"));
+    assert_eq!(parent_service(server_span("payments", "Charge")).as_deref(), Some("orders"));
+    assert_eq!(parent_service(server_span("accounts", "Debit")).as_deref(), Some("payments"));
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+}
