@@ -58,7 +58,9 @@ pub struct Args {
 
     /// Enable the password grant for clients registered for it. Development
     /// only: RFC 9700 forbids it in production.
-    #[arg(long, env = "AUTH_ENABLE_PASSWORD_GRANT")]
+    /// (From the environment: true/false, yes/no, on/off or 1/0.)
+    #[arg(long, env = "AUTH_ENABLE_PASSWORD_GRANT", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub enable_password_grant: bool,
 }
 

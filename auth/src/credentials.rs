@@ -52,53 +52,81 @@ enum Source<'a> {
     Demo,
 }
 
+/// Whose credential it is.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Client,
+    User,
+}
+
+impl Kind {
+    fn what(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::User => "user",
+        }
+    }
+
+    fn fields(self) -> &'static str {
+        match self {
+            Self::Client => "secret_hash or secret_env",
+            Self::User => "password_hash or password_env",
+        }
+    }
+}
+
+impl Hashes {
+    fn insert(&mut self, kind: Kind, name: String, hash: PasswordHash) {
+        match kind {
+            Kind::Client => self.clients.insert(name, hash),
+            Kind::User => self.users.insert(name, hash),
+        };
+    }
+}
+
 /// Resolves every credential of `config`. With `demo`, missing sources are
-/// demo credentials kept in `data_dir`; otherwise they are errors.
+/// demo credentials kept in `data_dir`; otherwise they are errors. Secrets
+/// given in clear (environment, demo) are hashed in parallel, as many at a
+/// time as the hasher allows.
 pub(crate) async fn resolve(
     config: &ConfigFile,
     demo: bool,
     data_dir: &Path,
     hasher: &Hasher,
 ) -> Result<Hashes, CredentialError> {
+    let clients = config
+        .clients
+        .iter()
+        .map(|c| (Kind::Client, &c.id, &c.secret_hash, &c.secret_env));
+    let users = config
+        .users
+        .iter()
+        .map(|u| (Kind::User, &u.username, &u.password_hash, &u.password_env));
     let mut demo_file = DemoStore::open(data_dir)?;
     let mut hashes = Hashes::default();
-    for client in &config.clients {
-        let what = format!("client '{}'", client.id);
-        let source = source(&client.secret_hash, &client.secret_env, demo).ok_or_else(|| {
-            CredentialError::Missing(format!("{what} needs secret_hash or secret_env"))
-        })?;
-        let hash = match source {
-            Source::Hash(hash) => parse(&what, hash)?,
-            Source::Env(var) => {
-                hasher
-                    .hash(&from_env(&what, var)?, HashParams::default())
-                    .await?
+    let mut hashing = tokio::task::JoinSet::new();
+    for (kind, name, hash, env) in clients.chain(users) {
+        let what = format!("{} '{name}'", kind.what());
+        let source = source(hash, env, demo)
+            .ok_or_else(|| CredentialError::Missing(format!("{what} needs {}", kind.fields())))?;
+        let secret = match source {
+            Source::Hash(hash) => {
+                hashes.insert(kind, name.clone(), parse(&what, hash)?);
+                continue;
             }
-            Source::Demo => {
-                let secret = demo_file.get("clients", &client.id, "SECRET");
-                hasher.hash(&secret, HashParams::default()).await?
-            }
+            Source::Env(var) => from_env(&what, var)?,
+            Source::Demo => demo_file.get(kind, name),
         };
-        hashes.clients.insert(client.id.clone(), hash);
+        let (hasher, name) = (hasher.clone(), name.clone());
+        hashing.spawn(async move {
+            let hash = hasher.hash(&secret, HashParams::default()).await;
+            (kind, name, hash)
+        });
     }
-    for user in &config.users {
-        let what = format!("user '{}'", user.username);
-        let source = source(&user.password_hash, &user.password_env, demo).ok_or_else(|| {
-            CredentialError::Missing(format!("{what} needs password_hash or password_env"))
-        })?;
-        let hash = match source {
-            Source::Hash(hash) => parse(&what, hash)?,
-            Source::Env(var) => {
-                hasher
-                    .hash(&from_env(&what, var)?, HashParams::default())
-                    .await?
-            }
-            Source::Demo => {
-                let password = demo_file.get("users", &user.username, "PASSWORD");
-                hasher.hash(&password, HashParams::default()).await?
-            }
-        };
-        hashes.users.insert(user.username.clone(), hash);
+    while let Some(done) = hashing.join_next().await {
+        let (kind, name, hash) = done
+            .map_err(|e| CredentialError::Missing(format!("hashing a credential failed: {e}")))?;
+        hashes.insert(kind, name, hash?);
     }
     demo_file.save()?;
     Ok(hashes)
@@ -151,9 +179,13 @@ impl DemoStore {
         })
     }
 
-    /// The demo credential of `name`: from `AUTH_DEMO_<NAME>_<suffix>`,
-    /// the file, or generated and recorded.
-    fn get(&mut self, section: &str, name: &str, suffix: &str) -> Secret {
+    /// The demo credential of `name`: from `AUTH_DEMO_<NAME>_SECRET` (or
+    /// `_PASSWORD`), the file, or generated and recorded.
+    fn get(&mut self, kind: Kind, name: &str) -> Secret {
+        let suffix = match kind {
+            Kind::Client => "SECRET",
+            Kind::User => "PASSWORD",
+        };
         let var = format!("AUTH_DEMO_{}_{suffix}", env_name(name));
         if let Ok(value) = std::env::var(&var)
             && !value.is_empty()
@@ -161,10 +193,9 @@ impl DemoStore {
             return Secret::new(value);
         }
         let file = self.file.get_or_insert_with(DemoFile::default);
-        let map = if section == "clients" {
-            &mut file.clients
-        } else {
-            &mut file.users
+        let map = match kind {
+            Kind::Client => &mut file.clients,
+            Kind::User => &mut file.users,
         };
         if let Some(existing) = map.get(name) {
             return Secret::new(existing.clone());

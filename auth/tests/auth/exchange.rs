@@ -208,7 +208,7 @@ async fn grpc_exchange_and_jwks_serve_mesh_workloads() {
         .exchange_token(ExchangeTokenRequest {
             subject_token: subject.clone(),
             audience: "accounts".to_owned(),
-            scope: "accounts:write".to_owned(),
+            scope: "payments:write".to_owned(),
         })
         .await
         .expect_err("wider scope");

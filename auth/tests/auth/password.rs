@@ -45,7 +45,7 @@ async fn users_get_their_roles_and_at_most_their_scopes() {
     // The client may ask for everything; a USER holds only this much.
     assert_eq!(
         claims["scope"],
-        "accounts:read orders:read orders:write payments:read"
+        "accounts:read accounts:write orders:read orders:write payments:read"
     );
 
     let pw = password("alice");
