@@ -24,7 +24,7 @@ use crate::{
     keys::{KeyError, KeyPolicy, Keyring},
     maintenance,
     metrics::Metrics,
-    password::Hasher,
+    password::{HashParams, Hasher},
     store::{Store, StoreError},
     tokens::Tokens,
     users::UserAuthenticator,
@@ -77,7 +77,9 @@ impl App {
                 "no --config: serving the demo seed"
             );
         }
-        let hashes = credentials::resolve(&config, demo, data_dir, &hasher).await?;
+        let env = credentials::process_env;
+        let params = HashParams::default();
+        let hashes = credentials::resolve(&config, demo, data_dir, &hasher, &env, params).await?;
         let directory = Arc::new(Directory::new(config, hashes).map_err(StartError::Flags)?);
 
         let ttl = secs(args.access_token_ttl);

@@ -84,15 +84,26 @@ impl Hashes {
     }
 }
 
+/// Reads an environment variable; the process environment in production,
+/// a map in tests.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub(crate) fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
 /// Resolves every credential of `config`. With `demo`, missing sources are
 /// demo credentials kept in `data_dir`; otherwise they are errors. Secrets
-/// given in clear (environment, demo) are hashed in parallel, as many at a
-/// time as the hasher allows.
+/// given in clear (environment, demo) are hashed with `params`, in
+/// parallel, as many at a time as the hasher allows.
 pub(crate) async fn resolve(
     config: &ConfigFile,
     demo: bool,
     data_dir: &Path,
     hasher: &Hasher,
+    env: Env<'_>,
+    params: HashParams,
 ) -> Result<Hashes, CredentialError> {
     let clients = config
         .clients
@@ -105,21 +116,21 @@ pub(crate) async fn resolve(
     let mut demo_file = DemoStore::open(data_dir)?;
     let mut hashes = Hashes::default();
     let mut hashing = tokio::task::JoinSet::new();
-    for (kind, name, hash, env) in clients.chain(users) {
+    for (kind, name, hash, var) in clients.chain(users) {
         let what = format!("{} '{name}'", kind.what());
-        let source = source(hash, env, demo)
+        let source = source(hash, var, demo)
             .ok_or_else(|| CredentialError::Missing(format!("{what} needs {}", kind.fields())))?;
         let secret = match source {
             Source::Hash(hash) => {
                 hashes.insert(kind, name.clone(), parse(&what, hash)?);
                 continue;
             }
-            Source::Env(var) => from_env(&what, var)?,
-            Source::Demo => demo_file.get(kind, name),
+            Source::Env(var) => from_env(env, &what, var)?,
+            Source::Demo => demo_file.get(env, kind, name),
         };
         let (hasher, name) = (hasher.clone(), name.clone());
         hashing.spawn(async move {
-            let hash = hasher.hash(&secret, HashParams::default()).await;
+            let hash = hasher.hash(&secret, params).await;
             (kind, name, hash)
         });
     }
@@ -146,9 +157,9 @@ fn parse(what: &str, hash: &str) -> Result<PasswordHash, CredentialError> {
         .map_err(|e| CredentialError::Missing(format!("{what}: unusable hash: {e}")))
 }
 
-fn from_env(what: &str, var: &str) -> Result<Secret, CredentialError> {
-    match std::env::var(var) {
-        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+fn from_env(env: Env<'_>, what: &str, var: &str) -> Result<Secret, CredentialError> {
+    match env(var) {
+        Some(value) if !value.is_empty() => Ok(Secret::new(value)),
         _ => Err(CredentialError::Missing(format!(
             "{what}: environment variable {var} is not set"
         ))),
@@ -181,13 +192,13 @@ impl DemoStore {
 
     /// The demo credential of `name`: from `AUTH_DEMO_<NAME>_SECRET` (or
     /// `_PASSWORD`), the file, or generated and recorded.
-    fn get(&mut self, kind: Kind, name: &str) -> Secret {
+    fn get(&mut self, env: Env<'_>, kind: Kind, name: &str) -> Secret {
         let suffix = match kind {
             Kind::Client => "SECRET",
             Kind::User => "PASSWORD",
         };
         let var = format!("AUTH_DEMO_{}_{suffix}", env_name(name));
-        if let Ok(value) = std::env::var(&var)
+        if let Some(value) = env(&var)
             && !value.is_empty()
         {
             return Secret::new(value);
@@ -254,9 +265,68 @@ pub enum CredentialError {
 mod tests {
     use super::*;
 
+    const CHEAP: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+    };
+
     #[test]
     fn env_names_are_shell_safe() {
         assert_eq!(env_name("meshctl"), "MESHCTL");
         assert_eq!(env_name("my-app.v2"), "MY_APP_V2");
+    }
+
+    #[tokio::test]
+    async fn demo_credentials_come_from_the_environment_or_are_generated_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = ConfigFile::demo().expect("demo seed");
+        let env = |var: &str| (var == "AUTH_DEMO_LOADGEN_SECRET").then(|| "from-env".to_owned());
+        let hasher = Hasher::new(2);
+        let first = resolve(&config, true, dir.path(), &hasher, &env, CHEAP)
+            .await
+            .expect("resolve");
+        assert!(first.clients["loadgen"].verify("from-env"));
+
+        let file: DemoFile = serde_json::from_slice(
+            &std::fs::read(dir.path().join(DEMO_CREDENTIALS_FILE)).expect("file"),
+        )
+        .expect("JSON");
+        // Values from the environment are never written to disk.
+        assert!(!file.clients.contains_key("loadgen"));
+        let gateway = file.clients["gateway"].clone();
+        assert!(first.clients["gateway"].verify(&gateway));
+        assert!(first.users["ada"].verify(&file.users["ada"]));
+
+        // A second start reuses the file.
+        let no_env = |_: &str| None;
+        let second = resolve(&config, true, dir.path(), &hasher, &no_env, CHEAP)
+            .await
+            .expect("again");
+        assert!(second.clients["gateway"].verify(&gateway));
+    }
+
+    #[tokio::test]
+    async fn a_config_file_names_the_environment_variable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = ConfigFile::demo().expect("demo seed");
+        config.users.clear();
+        config.clients.truncate(1);
+        config.clients[0].secret_env = Some("GATEWAY_SECRET".to_owned());
+        let hasher = Hasher::new(2);
+        let env = |var: &str| (var == "GATEWAY_SECRET").then(|| "s3cret".to_owned());
+        let hashes = resolve(&config, false, dir.path(), &hasher, &env, CHEAP)
+            .await
+            .expect("resolve");
+        assert!(hashes.clients["gateway"].verify("s3cret"));
+        assert!(!dir.path().join(DEMO_CREDENTIALS_FILE).exists());
+
+        let unset = |_: &str| None;
+        let error = resolve(&config, false, dir.path(), &hasher, &unset, CHEAP)
+            .await
+            .expect_err("unset variable");
+        assert!(
+            error.to_string().contains("GATEWAY_SECRET is not set"),
+            "{error}"
+        );
     }
 }
