@@ -3,18 +3,18 @@
 //! It issues RFC 9068 JWT access tokens (`at+jwt`, ES256 by default) that
 //! every other workload validates with the keys it publishes, and speaks:
 //!
-//! - HTTPS ([`http`]): the token endpoint with `client_credentials`,
+//! - HTTPS (`http`): the token endpoint with `client_credentials`,
 //!   `password` (development only), `refresh_token` (rotation and reuse
 //!   detection) and RFC 8693 token exchange for mesh workloads; RFC 7662
 //!   introspection, RFC 7009 revocation, the JWKS, discovery, and an admin
 //!   call to rotate keys;
-//! - gRPC `auth.v1.Auth` over the mesh's mutual TLS ([`grpc`]): token
+//! - gRPC `auth.v1.Auth` over the mesh's mutual TLS (`grpc`): token
 //!   exchange and the JWKS.
 //!
 //! How it fits together: [`App::start`] binds and loads everything
-//! ([`config`] and [`credentials`] into a [`directory`], the [`store`],
-//! the [`keys`]), every request works on the shared [`authority`] state,
-//! [`grants`] decide what a token holds and [`tokens`] signs it. Errors are
+//! (`config` and `credentials` into a `directory`, the `store`,
+//! the `keys`), every request works on the shared `authority` state,
+//! `grants` decide what a token holds and `tokens` signs it. Errors are
 //! one [`Error`] type. Time comes from a [`Clock`], so tests drive expiry,
 //! backoff and rotation without sleeping.
 //!
