@@ -129,7 +129,11 @@ impl PaymentsService {
     }
 
     /// Steps 3 and 4: debit the account for `payment` and settle it.
-    async fn debit(&self, caller: &Caller, payment: PaymentRow) -> Result<PaymentRow, Error> {
+    pub(crate) async fn debit(
+        &self,
+        caller: &Caller,
+        payment: PaymentRow,
+    ) -> Result<PaymentRow, Error> {
         let request = caller.request(DebitRequest {
             account_id: payment.account_id.clone(),
             amount_minor: payment.amount_minor,

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// The payments service: handlers over one [`Store`] and the `accounts` upstream.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct PaymentsService {
     pub(crate) store: Store,
     /// Mutual-TLS channels to `accounts`, carrying the caller's token.

@@ -83,7 +83,11 @@ impl PaymentsService {
     }
 
     /// Credits the account for a pending `refund` and settles it.
-    async fn credit(&self, caller: &Caller, refund: &RefundRow) -> Result<Payment, Error> {
+    pub(crate) async fn credit(
+        &self,
+        caller: &Caller,
+        refund: &RefundRow,
+    ) -> Result<Payment, Error> {
         let payment = self
             .store
             .payment(&refund.payment_id)

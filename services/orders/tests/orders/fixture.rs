@@ -135,6 +135,8 @@ pub(crate) async fn start_payments(
     let domain = payments::PaymentsArgs {
         data_dir: data.join("payments"),
         accounts_addr: accounts.to_string(),
+        resume_interval: Duration::from_secs(3600),
+        resume_after: Duration::ZERO,
     };
     let grpc = payments::service(&server, domain).await.expect("payments");
     keys_fetched(&server).await;

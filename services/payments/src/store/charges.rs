@@ -73,6 +73,16 @@ impl PaymentRow {
         State::parse(&self.status)
     }
 
+    /// The idempotency key of the charge.
+    pub(crate) fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+
+    /// When the payment last changed (RFC 3339).
+    pub(crate) fn updated_at(&self) -> &str {
+        &self.updated_at
+    }
+
     /// Whether `charge` is the request this payment was recorded for.
     pub(crate) fn is_for(&self, charge: &NewCharge<'_>) -> bool {
         self.idempotency_key == charge.key
@@ -195,6 +205,18 @@ impl Store {
                 .await?
                 .ok_or_else(|| Error::Corrupt(format!("payment {id} vanished"))),
         }
+    }
+
+    /// Up to `limit` charges recorded but not settled, oldest first.
+    pub(crate) async fn pending_charges(&self, limit: i64) -> Result<Vec<PaymentRow>, Error> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM payments WHERE status = 'PENDING' ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// A page of payments, newest first, of one owner or of all.

@@ -22,10 +22,20 @@ pub(crate) enum RefundState {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct RefundRow {
     pub(crate) id: String,
+    pub(crate) idempotency_key: String,
     pub(crate) payment_id: String,
     status: String,
     /// Why the account refused the credit.
     pub(crate) refusal: String,
+    /// When the refund last changed (RFC 3339).
+    pub(crate) updated_at: String,
+}
+
+/// The columns of [`RefundRow`].
+macro_rules! refund_columns {
+    () => {
+        "id, idempotency_key, payment_id, status, refusal, updated_at"
+    };
 }
 
 impl RefundRow {
@@ -50,11 +60,25 @@ struct Slot {
 impl Store {
     /// The refund recorded under idempotency key `key`, if any.
     pub(crate) async fn refund_by_key(&self, key: &str) -> Result<Option<RefundRow>, Error> {
-        Ok(sqlx::query_as(
-            "SELECT id, payment_id, status, refusal FROM refunds WHERE idempotency_key = $1",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            refund_columns!(),
+            " FROM refunds WHERE idempotency_key = $1"
+        ))
         .bind(key)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Up to `limit` refunds recorded but not settled, oldest first.
+    pub(crate) async fn pending_refunds(&self, limit: i64) -> Result<Vec<RefundRow>, Error> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            refund_columns!(),
+            " FROM refunds WHERE status = 'PENDING' ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -91,13 +115,14 @@ impl Store {
             }
         }
         let now = now();
-        let refund: RefundRow = sqlx::query_as(
+        let refund: RefundRow = sqlx::query_as(concat!(
             "INSERT INTO refunds
                  (id, idempotency_key, payment_id, reason, requested_by, status, refusal,
                   created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 'PENDING', '', $6, $6)
-             RETURNING id, payment_id, status, refusal",
-        )
+             RETURNING ",
+            refund_columns!()
+        ))
         .bind(new_id())
         .bind(key)
         .bind(payment_id)

@@ -204,6 +204,7 @@ async fn a_charge_still_in_flight_gets_aborted() {
         &setup.auth,
         &data,
         &blackhole.local_addr().expect("addr").to_string(),
+        std::time::Duration::from_secs(3600),
     )
     .await;
     let token = setup.token("alice", &["USER"]);

@@ -1,7 +1,7 @@
 //! Accounts and payments servers with their key server, and clients that
 //! call them as any workload with any token.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use mesh::testing::{KeyServer, Running, TestPki, raw_channel, start_key_server};
 use mesh_proto::{
@@ -42,31 +42,52 @@ pub(crate) struct Setup {
     pub(crate) pki: TestPki,
     pub(crate) keys: KeyServer,
     pub(crate) auth: Running,
-    pub(crate) accounts: Running,
+    /// `None` while a test has it stopped.
+    pub(crate) accounts: Option<Running>,
+    pub(crate) accounts_addr: SocketAddr,
     pub(crate) payments: Running,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
+
+/// How often the payments of most tests look for unfinished work: at
+/// start-up only, during a test.
+const RESUME_RARELY: Duration = Duration::from_secs(3600);
 
 /// Starts the key server, accounts, and payments calling that accounts.
 pub(crate) async fn start() -> Setup {
+    start_with(RESUME_RARELY).await
+}
+
+/// [`start`] with payments resuming unfinished work every `interval`.
+pub(crate) async fn start_with(interval: Duration) -> Setup {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
     let data = tempfile::tempdir().expect("temp dir");
-    let accounts = start_accounts(&pki, &auth, &data).await;
-    let payments = start_payments(&pki, &auth, &data, &accounts.grpc_addr.to_string()).await;
+    let accounts = start_accounts(&pki, &auth, &data, None).await;
+    let accounts_addr = accounts.grpc_addr;
+    let payments = start_payments(&pki, &auth, &data, &accounts_addr.to_string(), interval).await;
     Setup {
         pki,
         keys,
         auth,
-        accounts,
+        accounts: Some(accounts),
+        accounts_addr,
         payments,
-        _data: data,
+        data,
     }
 }
 
-async fn start_accounts(pki: &TestPki, auth: &Running, data: &tempfile::TempDir) -> Running {
+async fn start_accounts(
+    pki: &TestPki,
+    auth: &Running,
+    data: &tempfile::TempDir,
+    listen: Option<SocketAddr>,
+) -> Running {
     let mut args = pki.server_args("accounts");
     args.jwt.auth_addr = auth.grpc_addr.to_string();
+    if listen.is_some() {
+        args.listen = listen;
+    }
     let server = mesh::Server::start(mesh::ACCOUNTS, args)
         .await
         .expect("start accounts");
@@ -85,12 +106,14 @@ async fn start_accounts(pki: &TestPki, auth: &Running, data: &tempfile::TempDir)
     Running::spawn(server, grpc)
 }
 
-/// Starts a payments server calling accounts at `accounts_addr`.
+/// Starts a payments server calling accounts at `accounts_addr`, resuming
+/// unfinished work every `interval` (and at once, however young).
 pub(crate) async fn start_payments(
     pki: &TestPki,
     auth: &Running,
     data: &tempfile::TempDir,
     accounts_addr: &str,
+    interval: Duration,
 ) -> Running {
     let mut args = pki.server_args("payments");
     args.jwt.auth_addr = auth.grpc_addr.to_string();
@@ -102,6 +125,8 @@ pub(crate) async fn start_payments(
             .path()
             .join(format!("payments-{}", server.grpc_addr().port())),
         accounts_addr: accounts_addr.to_owned(),
+        resume_interval: interval,
+        resume_after: Duration::ZERO,
     };
     let grpc = payments::service(&server, domain)
         .await
@@ -116,6 +141,19 @@ pub(crate) async fn start_payments(
 }
 
 impl Setup {
+    /// Stops accounts (and waits until it has drained).
+    pub(crate) async fn stop_accounts(&mut self) {
+        let accounts = self.accounts.take().expect("accounts is running");
+        accounts.stop().await.expect("accounts stops");
+    }
+
+    /// Starts accounts again on its address and database.
+    pub(crate) async fn restart_accounts(&mut self) {
+        let accounts =
+            start_accounts(&self.pki, &self.auth, &self.data, Some(self.accounts_addr)).await;
+        self.accounts = Some(accounts);
+    }
+
     /// A token for `sub` holding `roles`, for payments and accounts.
     pub(crate) fn token(&self, sub: &str, roles: &[&str]) -> String {
         self.token_with(sub, |claims| claims["roles"] = json!(roles))
@@ -165,7 +203,7 @@ impl Setup {
 
     /// Accounts, called by the gateway with `token`.
     pub(crate) fn accounts_as(&self, token: &str) -> AccountsClient<Authed> {
-        AccountsClient::new(self.channel("gateway", Some(token), self.accounts.grpc_addr))
+        AccountsClient::new(self.channel("gateway", Some(token), self.accounts_addr))
     }
 
     /// Opens a `currency` account for `sub` and deposits `amount` into it.

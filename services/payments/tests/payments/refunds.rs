@@ -143,3 +143,50 @@ async fn a_refund_the_account_refuses_is_refused_again_on_retry() {
     assert_eq!(payment.status(), PaymentStatus::Captured);
     assert_eq!(setup.balance(&account).await, 600);
 }
+
+#[tokio::test]
+async fn a_refund_cut_off_by_an_accounts_outage_is_finished_by_payments() {
+    let mut setup = fixture::start_with(std::time::Duration::from_millis(100)).await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    let paid = charge(
+        &mut setup.orders_for("alice"),
+        charge_request(&account, 400, "c1"),
+    )
+    .await
+    .expect("charge");
+
+    // A MANAGER's refund reaches payments while accounts is down, and the
+    // MANAGER never retries.
+    setup.stop_accounts().await;
+    let manager = setup.token_with_scope("maria", &["MANAGER"], "payments:write");
+    let mut staff = setup.payments_as("gateway", &manager);
+    let cut_off = staff
+        .refund(refund(&paid.payment_id, "r1"))
+        .await
+        .expect_err("accounts is down");
+    assert_eq!(cut_off.code(), Code::Unavailable);
+
+    // Once accounts is back, payments finishes the refund on its own.
+    setup.restart_accounts().await;
+    let get = mesh_proto::payments::v1::GetPaymentRequest {
+        payment_id: paid.payment_id.clone(),
+    };
+    let refunded = mesh::testing::eventually(std::time::Duration::from_secs(20), || {
+        let (mut staff, get) = (staff.clone(), get.clone());
+        async move {
+            let payment = staff.get_payment(get).await.ok()?.into_inner();
+            (payment.status() == PaymentStatus::Refunded).then_some(payment)
+        }
+    })
+    .await
+    .expect("refunded within 20 s");
+    assert_eq!(refunded.amount_minor, 400);
+    assert_eq!(setup.balance(&account).await, 1_000);
+    // The manager's retry, late, gets the same answer.
+    let late = staff
+        .refund(refund(&paid.payment_id, "r1"))
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert_eq!(late.status(), PaymentStatus::Refunded);
+}
