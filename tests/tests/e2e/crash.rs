@@ -14,6 +14,8 @@
 
 mod client;
 mod cluster;
+mod invariants;
+mod records;
 
 use std::{
     collections::HashMap,
@@ -26,18 +28,14 @@ use std::{
 
 use mesh::testing::{TestPki, eventually, start_key_server};
 use mesh_proto::{
-    accounts::v1::{
-        DepositRequest, EntryKind, GetAccountRequest, LedgerEntry, ListLedgerEntriesRequest,
-        OpenAccountRequest,
-    },
-    orders::v1::{
-        CancelOrderRequest, CreateOrderRequest, ListOrdersRequest, Order, OrderItem, OrderStatus,
-    },
-    payments::v1::{ListPaymentsRequest, Payment, PaymentStatus},
+    accounts::v1::{DepositRequest, OpenAccountRequest},
+    orders::v1::{CancelOrderRequest, CreateOrderRequest, Order, OrderItem, OrderStatus},
 };
 
 use client::{Clients, retry};
 use cluster::{Cluster, WORKLOADS};
+use invariants::check;
+use records::all_orders;
 
 const USERS: [&str; 4] = ["ana", "ben", "cleo", "dev"];
 const DEPOSIT: i64 = 25_000;
@@ -243,232 +241,6 @@ async fn open_funded_accounts(
         accounts.insert(user, account.account_id);
     }
     accounts
-}
-
-/// The invariants of case 42, from each service's own records.
-async fn check(
-    clients: &Clients<'_>,
-    cluster: &Cluster<'_>,
-    accounts: &HashMap<&str, String>,
-    outcomes: &[Outcome],
-    owners: &[(&str, bool)],
-    orders: &[Order],
-) {
-    // One order per idempotency key (at most one for a client that gave
-    // up), each where its client last saw it.
-    let by_id: HashMap<&str, &Order> = orders.iter().map(|o| (o.order_id.as_str(), o)).collect();
-    for outcome in outcomes {
-        let now = by_id[outcome.order.order_id.as_str()];
-        let seen = outcome.order.status();
-        if seen != OrderStatus::Pending {
-            assert_eq!(
-                now.status(),
-                seen,
-                "an order changed after it was settled: {now:?}"
-            );
-        }
-        let expect_cancelled = outcome.cancelled;
-        assert_eq!(
-            now.status() == OrderStatus::Cancelled,
-            expect_cancelled,
-            "{now:?}"
-        );
-    }
-    for user in USERS {
-        let placed = orders.iter().filter(|o| o.owner == user).count();
-        let planned = owners.iter().filter(|(owner, _)| *owner == user);
-        let retried = planned.clone().filter(|(_, retries)| *retries).count();
-        let at_most = planned.count();
-        assert!(
-            (retried..=at_most).contains(&placed),
-            "{user}: {placed} orders for {retried} retried and {at_most} planned keys"
-        );
-    }
-
-    // Each order has at most one payment; paid ones exactly one captured
-    // charge of their amount, cancelled ones a refunded one, declined ones
-    // none that took money.
-    let payments = all_payments(clients, cluster).await;
-    let mut by_order: HashMap<&str, Vec<&Payment>> = HashMap::new();
-    for payment in &payments {
-        assert_ne!(
-            payment.status(),
-            PaymentStatus::Unspecified,
-            "unsettled: {payment:?}"
-        );
-        by_order
-            .entry(payment.reference.as_str())
-            .or_default()
-            .push(payment);
-    }
-    for (order_id, payments) in &by_order {
-        assert!(
-            by_id.contains_key(order_id),
-            "a payment without an order: {payments:?}"
-        );
-        assert_eq!(payments.len(), 1, "one charge per order: {payments:?}");
-    }
-    for order in orders {
-        let payment = by_order.get(order.order_id.as_str()).map(|p| p[0]);
-        let expected = match order.status() {
-            OrderStatus::Paid => Some(PaymentStatus::Captured),
-            OrderStatus::Cancelled => Some(PaymentStatus::Refunded),
-            OrderStatus::Declined => payment.map(|_| PaymentStatus::Declined),
-            other => panic!("unsettled order {other:?}"),
-        };
-        assert_eq!(
-            payment.map(Payment::status),
-            expected,
-            "{order:?} / {payment:?}"
-        );
-        if let Some(payment) = payment.filter(|p| p.status() != PaymentStatus::Declined) {
-            assert_eq!(payment.amount_minor, order.amount_minor);
-            assert_eq!(payment.payment_id, order.payment_id);
-        }
-    }
-
-    // The money: per account and in all.
-    let staff = clients.accounts("maria", STAFF, cluster.addr("accounts"));
-    let (mut balances, mut captured, mut refunded) = (0, 0, 0);
-    for account in accounts.values() {
-        let request = GetAccountRequest {
-            account_id: account.clone(),
-        };
-        let balance = retry(&staff, &request, |mut c, r| async move {
-            c.get_account(r).await
-        })
-        .await
-        .expect("read account")
-        .balance_minor;
-        assert!(balance >= 0);
-        let ledger = ledger(&staff, account).await;
-        let ours = payments.iter().filter(|p| &p.account_id == account);
-        let taken: i64 = ours
-            .clone()
-            .filter(|p| {
-                matches!(
-                    p.status(),
-                    PaymentStatus::Captured | PaymentStatus::Refunded
-                )
-            })
-            .map(|p| p.amount_minor)
-            .sum();
-        let given: i64 = ours
-            .filter(|p| p.status() == PaymentStatus::Refunded)
-            .map(|p| p.amount_minor)
-            .sum();
-        assert_eq!(balance, DEPOSIT - taken + given, "account {account}");
-        let debits: i64 = ledger
-            .iter()
-            .filter(|e| e.kind() == EntryKind::Debit)
-            .map(|e| -e.amount_minor)
-            .sum();
-        let credits: i64 = ledger
-            .iter()
-            .filter(|e| e.kind() == EntryKind::Credit)
-            .map(|e| e.amount_minor)
-            .sum();
-        assert_eq!((debits, credits), (taken, given), "ledger of {account}");
-        balances += balance;
-        captured += taken;
-        refunded += given;
-    }
-    let deposits = DEPOSIT * USERS.len() as i64;
-    assert_eq!(balances, deposits - captured + refunded);
-    let paid = orders
-        .iter()
-        .filter(|o| o.status() == OrderStatus::Paid)
-        .count();
-    let mut reasons: HashMap<&str, usize> = HashMap::new();
-    for order in orders
-        .iter()
-        .filter(|o| o.status() == OrderStatus::Declined)
-    {
-        *reasons.entry(order.decline_reason.as_str()).or_default() += 1;
-    }
-    let pending = outcomes
-        .iter()
-        .filter(|o| o.order.status() == OrderStatus::Pending)
-        .count();
-    eprintln!(
-        "{} orders: {paid} paid, declined {reasons:?}, {} cancelled; {pending} answered PENDING; \
-         {} transient failures retried; captured {captured}, refunded {refunded}",
-        orders.len(),
-        outcomes.iter().filter(|o| o.cancelled).count(),
-        client::RETRIES.load(Ordering::Relaxed),
-    );
-}
-
-/// Every order, as staff see them.
-async fn all_orders(clients: &Clients<'_>, cluster: &Cluster<'_>) -> Vec<Order> {
-    let client = clients.orders("maria", STAFF, cluster.addr("orders"));
-    let (mut all, mut token) = (Vec::new(), String::new());
-    for _ in 0..=ORDERS / 100 + 1 {
-        let request = ListOrdersRequest {
-            page_size: 100,
-            page_token: token,
-        };
-        let page = retry(&client, &request, |mut c, r| async move {
-            c.list_orders(r).await
-        })
-        .await
-        .expect("list orders");
-        all.extend(page.orders);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
-        }
-    }
-    all
-}
-
-/// Every payment, as staff see them.
-async fn all_payments(clients: &Clients<'_>, cluster: &Cluster<'_>) -> Vec<Payment> {
-    let client = clients.payments("maria", STAFF, cluster.addr("payments"));
-    let (mut all, mut token) = (Vec::new(), String::new());
-    for _ in 0..=ORDERS / 100 + 1 {
-        let request = ListPaymentsRequest {
-            page_size: 100,
-            page_token: token,
-        };
-        let page = retry(&client, &request, |mut c, r| async move {
-            c.list_payments(r).await
-        })
-        .await
-        .expect("list payments");
-        all.extend(page.payments);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
-        }
-    }
-    all
-}
-
-/// The whole ledger of `account`.
-async fn ledger(
-    client: &mesh_proto::accounts::v1::accounts_client::AccountsClient<client::Authed>,
-    account: &str,
-) -> Vec<LedgerEntry> {
-    let (mut all, mut token) = (Vec::new(), String::new());
-    for _ in 0..=ORDERS / 100 + 2 {
-        let request = ListLedgerEntriesRequest {
-            account_id: account.to_owned(),
-            page_size: 100,
-            page_token: token,
-        };
-        let page = retry(client, &request, |mut c, r| async move {
-            c.list_ledger_entries(r).await
-        })
-        .await
-        .expect("list ledger");
-        all.extend(page.entries);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
-        }
-    }
-    all
 }
 
 /// A small seeded generator (xorshift64*), so a failing run can be replayed.

@@ -3,7 +3,10 @@
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
-use mesh::testing::{KeyServer, Running, TestPki, raw_channel, start_key_server};
+use mesh::{
+    config::TokenModeArg,
+    testing::{KeyServer, Running, TestPki, raw_channel, start_key_server},
+};
 use mesh_proto::{
     accounts::v1::{
         DepositRequest, GetAccountRequest, LedgerEntry, ListLedgerEntriesRequest,
@@ -51,20 +54,27 @@ pub(crate) struct Setup {
     pub(crate) orders: Option<Running>,
     pub(crate) orders_addr: SocketAddr,
     pub(crate) resume_interval: Duration,
+    pub(crate) mode: TokenModeArg,
     pub(crate) data: tempfile::TempDir,
 }
 
 /// Starts the key server, accounts, payments and orders (resuming every
-/// `resume_interval`).
+/// `resume_interval`), passing tokens on the kit's default way.
 pub(crate) async fn start_with(resume_interval: Duration) -> Setup {
+    start_in(mesh::config::JwtArgs::default().token_mode, resume_interval).await
+}
+
+/// [`start_with`], passing tokens on as `mode` says.
+pub(crate) async fn start_in(mode: TokenModeArg, resume_interval: Duration) -> Setup {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
     let data = tempfile::tempdir().expect("temp dir");
     let accounts = start_accounts(&pki, &auth, data.path()).await;
-    let payments = start_payments(&pki, &auth, data.path(), accounts.grpc_addr, None).await;
+    let payments = start_payments(&pki, &auth, mode, data.path(), accounts.grpc_addr, None).await;
     let orders = start_orders(
         &pki,
         &auth,
+        mode,
         data.path(),
         payments.grpc_addr,
         resume_interval,
@@ -80,6 +90,7 @@ pub(crate) async fn start_with(resume_interval: Duration) -> Setup {
         orders_addr: orders.grpc_addr,
         orders: Some(orders),
         resume_interval,
+        mode,
         data,
     }
 }
@@ -105,6 +116,18 @@ fn args(pki: &TestPki, auth: &Running, workload: &str) -> mesh::ServerArgs {
     args
 }
 
+/// [`args`] for a workload that calls upstreams, passing tokens on as `mode` says.
+fn caller_args(
+    pki: &TestPki,
+    auth: &Running,
+    workload: &str,
+    mode: TokenModeArg,
+) -> mesh::ServerArgs {
+    let mut args = args(pki, auth, workload);
+    args.jwt.token_mode = mode;
+    args
+}
+
 async fn start_accounts(pki: &TestPki, auth: &Running, data: &Path) -> Running {
     let server = mesh::Server::start(mesh::ACCOUNTS, args(pki, auth, "accounts"))
         .await
@@ -121,11 +144,12 @@ async fn start_accounts(pki: &TestPki, auth: &Running, data: &Path) -> Running {
 pub(crate) async fn start_payments(
     pki: &TestPki,
     auth: &Running,
+    mode: TokenModeArg,
     data: &Path,
     accounts: SocketAddr,
     listen: Option<SocketAddr>,
 ) -> Running {
-    let mut args = args(pki, auth, "payments");
+    let mut args = caller_args(pki, auth, "payments", mode);
     if listen.is_some() {
         args.listen = listen;
     }
@@ -147,11 +171,12 @@ pub(crate) async fn start_payments(
 pub(crate) async fn start_orders(
     pki: &TestPki,
     auth: &Running,
+    mode: TokenModeArg,
     data: &Path,
     payments: SocketAddr,
     resume_interval: Duration,
 ) -> Running {
-    let server = mesh::Server::start(mesh::ORDERS, args(pki, auth, "orders"))
+    let server = mesh::Server::start(mesh::ORDERS, caller_args(pki, auth, "orders", mode))
         .await
         .expect("start orders");
     let domain = orders::OrdersArgs {
@@ -178,6 +203,7 @@ impl Setup {
         let payments = start_payments(
             &self.pki,
             &self.auth,
+            self.mode,
             self.data.path(),
             self.accounts.grpc_addr,
             Some(self.payments_addr),
@@ -193,6 +219,7 @@ impl Setup {
         let orders = start_orders(
             &self.pki,
             &self.auth,
+            self.mode,
             self.data.path(),
             self.payments_addr,
             self.resume_interval,

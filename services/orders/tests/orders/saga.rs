@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mesh::config::TokenModeArg;
 use mesh_proto::{
     accounts::v1::EntryKind,
     orders::v1::{CancelOrderRequest, OrderItem, OrderStatus},
@@ -139,6 +140,7 @@ async fn a_create_still_in_flight_gets_aborted() {
     let stuck = start_orders(
         &setup.pki,
         &setup.auth,
+        setup.mode,
         data.path(),
         blackhole.local_addr().expect("addr"),
         Duration::from_secs(3600),
@@ -173,4 +175,28 @@ async fn a_create_still_in_flight_gets_aborted() {
         "{first:?}"
     );
     assert_eq!(setup.balance(&account).await, 1_000);
+}
+
+#[tokio::test]
+async fn the_saga_works_whichever_way_tokens_are_passed_on() {
+    for mode in [TokenModeArg::Propagate, TokenModeArg::Exchange] {
+        let setup = fixture::start_in(mode, Duration::from_secs(3600)).await;
+        let account = setup.funded_account("alice", "EUR", 1_000).await;
+        let mut alice = setup.user("alice");
+        let paid = create(&mut alice, order(&account, 2, 150, "k1"))
+            .await
+            .expect("create");
+        assert_eq!(paid.status(), OrderStatus::Paid, "{mode:?}");
+        assert_eq!(setup.balance(&account).await, 700, "{mode:?}");
+        let cancelled = alice
+            .cancel_order(CancelOrderRequest {
+                order_id: paid.order_id.clone(),
+                reason: String::new(),
+            })
+            .await
+            .expect("cancel")
+            .into_inner();
+        assert_eq!(cancelled.status(), OrderStatus::Cancelled, "{mode:?}");
+        assert_eq!(setup.balance(&account).await, 1_000, "{mode:?}");
+    }
 }
