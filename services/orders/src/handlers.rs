@@ -104,6 +104,8 @@ impl OrdersService {
             .in_flight
             .claim(order.id.clone())
             .ok_or(Error::InProgress("the payment of this order"))?;
+        // Read again under the claim: the resumer may have moved it since.
+        let order = self.store.order(&order.id).await?.ok_or(Error::NotFound)?;
         match order.state()? {
             State::Pending => return Err(Error::InProgress("the payment of this order")),
             State::Declined => {
