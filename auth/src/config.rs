@@ -103,6 +103,10 @@ pub struct WorkloadEntry {
     pub name: String,
     /// Audiences it may exchange tokens for.
     pub exchange_audiences: Vec<String>,
+    /// Scopes of its own token (`auth.v1.WorkloadTokens`), for work no
+    /// user waits on; none means it gets no token of its own.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 impl ConfigFile {
@@ -214,6 +218,7 @@ impl ConfigFile {
             let what = format!("workload '{}'", workload.name);
             check_name(&what, &workload.name)?;
             known_audiences(&what, &workload.exchange_audiences)?;
+            known_scopes(&what, &workload.scopes)?;
         }
         Ok(())
     }

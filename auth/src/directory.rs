@@ -52,6 +52,8 @@ pub(crate) struct Directory {
     users: HashMap<String, Arc<User>>,
     /// Workload name to the audiences it may exchange tokens for.
     exchange: HashMap<String, BTreeSet<String>>,
+    /// Workload name to the scopes of its own token.
+    workload_scopes: HashMap<String, Scope>,
 }
 
 impl Directory {
@@ -111,11 +113,18 @@ impl Directory {
                 )
             })
             .collect();
+        let workload_scopes = config
+            .workloads
+            .iter()
+            .filter(|w| !w.scopes.is_empty())
+            .map(|w| (w.name.clone(), Scope::from_tokens(w.scopes.iter().cloned())))
+            .collect();
         Ok(Self {
             scopes: Scope::from_tokens(config.scopes.iter().cloned()),
             clients,
             users,
             exchange,
+            workload_scopes,
         })
     }
 
@@ -132,6 +141,11 @@ impl Directory {
     /// Audiences workload `name` may exchange tokens for (empty if none).
     pub(crate) fn exchange_audiences(&self, workload: &str) -> Option<&BTreeSet<String>> {
         self.exchange.get(workload)
+    }
+
+    /// The scopes of workload `name`'s own token, if it may have one.
+    pub(crate) fn workload_scope(&self, workload: &str) -> Option<&Scope> {
+        self.workload_scopes.get(workload)
     }
 
     /// Every scope a token may carry, for the discovery document.

@@ -10,6 +10,7 @@ pub(crate) mod client_credentials;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
 pub(crate) mod token_exchange;
+pub(crate) mod workload;
 
 use std::collections::BTreeSet;
 

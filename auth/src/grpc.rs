@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use mesh::{PeerId, Policy, Rule};
 use mesh_proto::auth::v1::{
-    ExchangeTokenRequest, GetJwksRequest, GetJwksResponse, TokenResponse,
+    ExchangeTokenRequest, GetJwksRequest, GetJwksResponse, GetWorkloadTokenRequest, TokenResponse,
     auth_server::{Auth, AuthServer},
+    workload_tokens_server::{WorkloadTokens, WorkloadTokensServer},
 };
 use tonic::{Request, Response, Status};
 
@@ -21,11 +22,13 @@ use crate::{
     grants::{
         ACCESS_TOKEN_TYPE,
         token_exchange::{self, ExchangeRequest},
+        workload,
     },
 };
 
-/// The gRPC service name, as in the policy table.
+/// The gRPC service names, as in the policy table.
 const SERVICE: &str = "auth.v1.Auth";
+const WORKLOAD_TOKENS: &str = "auth.v1.WorkloadTokens";
 
 /// Who may call which RPC: any mesh workload, for both, on its workload
 /// identity alone. Neither takes a bearer token in metadata: the JWKS is
@@ -36,6 +39,18 @@ pub(crate) fn policy() -> Policy {
     Policy::new()
         .rpc(SERVICE, "ExchangeToken", Rule::any_workload().no_token())
         .rpc(SERVICE, "GetJwks", Rule::any_workload().no_token())
+        // A workload's own token: its certificate is its credential; the
+        // config decides whether it gets one and with which scopes.
+        .rpc(
+            WORKLOAD_TOKENS,
+            "GetWorkloadToken",
+            Rule::any_workload().no_token(),
+        )
+}
+
+/// The generated server of `auth.v1.WorkloadTokens`.
+pub(crate) fn workload_tokens(auth: Arc<Authority>) -> WorkloadTokensServer<AuthService> {
+    WorkloadTokensServer::new(AuthService { auth })
 }
 
 /// The generated server around our handlers.
@@ -97,6 +112,36 @@ impl Auth for AuthService {
             )
         })?;
         Ok(Response::new(GetJwksResponse { jwks_json }))
+    }
+}
+
+#[tonic::async_trait]
+impl WorkloadTokens for AuthService {
+    async fn get_workload_token(
+        &self,
+        request: Request<GetWorkloadTokenRequest>,
+    ) -> Result<Response<TokenResponse>, Status> {
+        let auth = &self.auth;
+        let caller = request
+            .extensions()
+            .get::<PeerId>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("no workload identity"))?;
+        let scope = Some(request.get_ref().scope.as_str()).filter(|s| !s.is_empty());
+        match workload::grant(auth, &caller, scope, auth.clock.now()) {
+            Ok(issued) => Ok(Response::new(TokenResponse {
+                access_token: issued.access_token,
+                token_type: issued.token_type.to_owned(),
+                expires_in: issued.expires_in,
+                scope: issued.scope,
+                issued_token_type: ACCESS_TOKEN_TYPE.to_owned(),
+            })),
+            Err(error) => Err(record(
+                auth,
+                "/auth.v1.WorkloadTokens/GetWorkloadToken",
+                error,
+            )),
+        }
     }
 }
 

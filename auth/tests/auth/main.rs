@@ -18,3 +18,4 @@ mod refresh;
 mod security;
 mod startup;
 mod support;
+mod workload;
