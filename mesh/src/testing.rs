@@ -372,6 +372,9 @@ pub async fn https_request(addr: SocketAddr, ca: &Path, request: &str, body: &[u
     );
     tls.write_all(head.as_bytes()).await.expect("write head");
     tls.write_all(body).await.expect("write body");
+    // TLS buffers records: without a flush the tail of the request may
+    // never leave this process.
+    tls.flush().await.expect("flush request");
     let mut raw = Vec::new();
     // A server may close without close_notify after answering.
     let _ = tls.read_to_end(&mut raw).await;

@@ -5,8 +5,9 @@
 //! they are looked up next to this test executable.
 
 mod binaries;
-mod gateway_e2e;
-mod stack;
 mod crash;
+mod gateway_e2e;
+mod observability;
+mod stack;
 mod support;
 mod traces;
