@@ -23,9 +23,12 @@ fn with_files(cmd: &mut tokio::process::Command, cert: &Path, key: &Path, ca: &P
 #[tokio::test]
 async fn every_binary_serves_health_over_mtls_and_stops_on_sigterm() {
     let pki = TestPki::new();
+    // Token checkers are ready once they have keys: a stand-in auth serves them.
+    let (keys, _) = mesh::testing::start_key_server(&pki).await;
     for name in WORKLOADS {
         let mut cmd = command(name, pki.dir().path());
         cmd.arg("--certs-dir").arg(pki.dir().path());
+        cmd.env("MESH_AUTH_ADDR", keys.grpc_addr.to_string());
         let process = Process::start(cmd).await;
         let channel = raw_channel(
             &(&pki.files("loadgen")).into(),
@@ -41,8 +44,15 @@ async fn every_binary_serves_health_over_mtls_and_stops_on_sigterm() {
             ServingStatus::Serving,
             "{name}"
         );
-        let (status, _) = mesh::testing::http_get(process.admin_addr, "/readyz").await;
-        assert_eq!(status, 200, "{name} /readyz");
+        let ready = mesh::testing::eventually(std::time::Duration::from_secs(30), || async {
+            (mesh::testing::http_get(process.admin_addr, "/readyz")
+                .await
+                .0
+                == 200)
+                .then_some(())
+        })
+        .await;
+        assert!(ready.is_some(), "{name} never reported ready on /readyz");
 
         // Without a client certificate the first call fails.
         let anonymous = raw_channel(&ClientCert::None, &pki.dir().ca_cert(), process.grpc_addr);

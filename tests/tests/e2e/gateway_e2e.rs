@@ -12,9 +12,14 @@ async fn an_order_goes_through_the_whole_mesh() {
     let alice = s.token("alice").await;
     let maria = s.token("maria").await;
 
-    let account = s.call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#).await;
+    let account = s
+        .call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#)
+        .await;
     assert_eq!(account.status, 200, "open account: {}", account.body);
-    let account_id = account.json()["accountId"].as_str().expect("accountId").to_owned();
+    let account_id = account.json()["accountId"]
+        .as_str()
+        .expect("accountId")
+        .to_owned();
 
     let deposit = s
         .call(
@@ -42,23 +47,37 @@ async fn an_order_goes_through_the_whole_mesh() {
     assert_eq!(order["amountMinor"], "2500");
     let order_id = order["orderId"].as_str().expect("orderId").to_owned();
 
-    let balance = s.call("GET", &format!("/v1/accounts/{account_id}"), &alice, "").await;
+    let balance = s
+        .call("GET", &format!("/v1/accounts/{account_id}"), &alice, "")
+        .await;
     assert_eq!(balance.json()["balanceMinor"], "7500", "{}", balance.body);
 
     // The same order over native gRPC through the gateway.
     let channel = raw_channel(&ClientCert::None, &s.pki.dir().ca_cert(), s.public());
-    let mut request = tonic::Request::new(GetOrderRequest { order_id: order_id.clone() });
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {alice}").parse().expect("header"));
-    let grpc = OrdersClient::new(channel).get_order(request).await.expect("gRPC").into_inner();
-    let rest = s.call("GET", &format!("/v1/orders/{order_id}"), &alice, "").await.json();
+    let mut request = tonic::Request::new(GetOrderRequest {
+        order_id: order_id.clone(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {alice}").parse().expect("header"),
+    );
+    let grpc = OrdersClient::new(channel)
+        .get_order(request)
+        .await
+        .expect("gRPC")
+        .into_inner();
+    let rest = s
+        .call("GET", &format!("/v1/orders/{order_id}"), &alice, "")
+        .await
+        .json();
     assert_eq!(rest["orderId"], grpc.order_id);
     assert_eq!(rest["amountMinor"], grpc.amount_minor.to_string());
     assert_eq!(rest["paymentId"], grpc.payment_id);
 
     // Another user cannot see it.
     let bob = s.token("bob").await;
-    let peek = s.call("GET", &format!("/v1/orders/{order_id}"), &bob, "").await;
+    let peek = s
+        .call("GET", &format!("/v1/orders/{order_id}"), &bob, "")
+        .await;
     assert_eq!(peek.status, 404, "{}", peek.body);
 }

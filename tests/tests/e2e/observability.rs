@@ -13,46 +13,99 @@ use crate::stack::Stack;
 /// Provokes one of each security failure the dashboards show.
 async fn provoke(s: &Stack, alice: &str) {
     // A forged token at the edge.
-    assert_eq!(s.call("GET", "/v1/orders", "not-a-token", "").await.status, 401);
+    assert_eq!(
+        s.call("GET", "/v1/orders", "not-a-token", "").await.status,
+        401
+    );
     // A USER asking for a MANAGER operation, refused by the accounts policy.
     let deposit = r#"{"amountMinor":"1","currency":"EUR","idempotencyKey":"x"}"#;
-    assert_eq!(s.call("POST", "/v1/accounts/a-1:deposit", alice, deposit).await.status, 403);
+    assert_eq!(
+        s.call("POST", "/v1/accounts/a-1:deposit", alice, deposit)
+            .await
+            .status,
+        403
+    );
     // Plaintext to a mutual-TLS port.
     let _ = HealthClient::new(plaintext_channel(s.accounts.grpc_addr))
         .check(HealthCheckRequest::default())
         .await;
     // An unauthenticated flood from one address, past the per-IP limit.
     let floods = (0..80).map(|_| s.rest("GET /v1/orders HTTP/1.1\r\n", ""));
-    let statuses: Vec<u16> = futures_util::future::join_all(floods).await.iter().map(|r| r.status).collect();
-    assert!(statuses.contains(&429), "the per-IP limit never applied: {statuses:?}");
+    let statuses: Vec<u16> = futures_util::future::join_all(floods)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        statuses.contains(&429),
+        "the per-IP limit never applied: {statuses:?}"
+    );
 }
 
 async fn scrape(process: &crate::support::Process) -> String {
-    mesh::testing::http_get(process.admin_addr, "/metrics").await.1
+    mesh::testing::http_get(process.admin_addr, "/metrics")
+        .await
+        .1
 }
 
 #[tokio::test]
 async fn security_failures_are_counted_by_reason_and_dashboards_have_data() {
     let s = Stack::start(&[]).await;
     let alice = s.token("alice").await;
-    let account = s.call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#).await;
+    let account = s
+        .call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#)
+        .await;
     assert_eq!(account.status, 200, "{}", account.body);
     provoke(&s, &alice).await;
 
     let checks: [(&str, &crate::support::Process, &str, &str); 6] = [
-        ("gateway", &s.gateway, "mesh_auth_failures_total", "reason=\"malformed\""),
-        ("accounts", &s.accounts, "mesh_authz_denied_total", "reason=\"missing_role\""),
-        ("accounts", &s.accounts, "mesh_tls_handshake_failures_total", "reason=\"not_tls\""),
-        ("gateway", &s.gateway, "mesh_ratelimit_rejected_total", "key=\"ip\""),
-        ("orders", &s.orders, "mesh_jwks_refresh_total", "result=\"ok\""),
-        ("auth", &s.auth, "mesh_tokens_issued_total", "grant_type=\"password\""),
+        (
+            "gateway",
+            &s.gateway,
+            "mesh_auth_failures_total",
+            "reason=\"malformed\"",
+        ),
+        (
+            "accounts",
+            &s.accounts,
+            "mesh_authz_denied_total",
+            "reason=\"missing_role\"",
+        ),
+        (
+            "accounts",
+            &s.accounts,
+            "mesh_tls_handshake_failures_total",
+            "reason=\"not_tls\"",
+        ),
+        (
+            "gateway",
+            &s.gateway,
+            "mesh_ratelimit_rejected_total",
+            "key=\"ip\"",
+        ),
+        (
+            "orders",
+            &s.orders,
+            "mesh_jwks_refresh_total",
+            "result=\"ok\"",
+        ),
+        (
+            "auth",
+            &s.auth,
+            "mesh_tokens_issued_total",
+            "grant_type=\"password\"",
+        ),
     ];
     for (name, process, series, labels) in checks {
         let counted = eventually(Duration::from_secs(10), || async {
             (metric(&scrape(process).await, series, labels) >= 1.0).then_some(())
         })
         .await;
-        assert!(counted.is_some(), "{name}: {series}{{{labels}}} did not go up:\n{}", scrape(process).await);
+        assert!(
+            counted.is_some(),
+            "{name}: {series}{{{labels}}} did not go up:\n{}",
+            scrape(process).await
+        );
     }
     for (name, process) in s.processes() {
         let text = scrape(process).await;
@@ -67,21 +120,38 @@ async fn security_failures_are_counted_by_reason_and_dashboards_have_data() {
 /// panel query of both dashboards through its HTTP API.
 async fn dashboards_have_data(s: &Stack, alice: &str) {
     let Ok(binary) = which("prometheus") else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install prometheus (apt-get install prometheus)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install prometheus (apt-get install prometheus)"
+        );
         eprintln!("prometheus is not installed: skipping the dashboard check (CI runs it)");
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let targets: Vec<String> = s.processes().iter().map(|(_, p)| format!("'{}'", p.admin_addr)).collect();
+    let targets: Vec<String> = s
+        .processes()
+        .iter()
+        .map(|(_, p)| format!("'{}'", p.admin_addr))
+        .collect();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: mesh\n    static_configs:\n      - targets: [{}]\n",
         targets.join(", ")
     );
     std::fs::write(dir.path().join("prometheus.yml"), config).expect("write config");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut prometheus = tokio::process::Command::new(binary)
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -93,8 +163,11 @@ async fn dashboards_have_data(s: &Stack, alice: &str) {
     // Keep traffic and failures flowing while Prometheus collects a few scrapes.
     let mut queries = BTreeMap::new();
     for file in ["traffic.json", "security.json"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../grafana/dashboards").join(file);
-        let dashboard: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("dashboard")).expect("JSON");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../grafana/dashboards")
+            .join(file);
+        let dashboard: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("dashboard")).expect("JSON");
         for panel in dashboard["panels"].as_array().expect("panels") {
             for target in panel["targets"].as_array().expect("targets") {
                 let title = format!("{file}: {}", panel["title"].as_str().unwrap_or_default());
@@ -105,7 +178,10 @@ async fn dashboards_have_data(s: &Stack, alice: &str) {
     let mut missing = queries.clone();
     for round in 0..60 {
         if round % 10 == 0 {
-            eprintln!("dashboards: round {round}, {} queries without data yet", missing.len());
+            eprintln!(
+                "dashboards: round {round}, {} queries without data yet",
+                missing.len()
+            );
         }
         provoke(s, alice).await;
         s.call("GET", "/v1/accounts", alice, "").await;
@@ -122,14 +198,19 @@ async fn dashboards_have_data(s: &Stack, alice: &str) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let _ = prometheus.kill().await;
-    assert!(missing.is_empty(), "panel queries without data: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "panel queries without data: {missing:#?}"
+    );
 }
 
 /// Whether an instant query returns at least one sample (errors are not data).
 async fn has_data(api: std::net::SocketAddr, expr: &str) -> bool {
     let query = serde_urlencoded::to_string([("query", expr)]).expect("encode");
     let path = format!("/api/v1/query?{query}");
-    let Ok(Ok(mut tcp)) = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(api)).await else {
+    let Ok(Ok(mut tcp)) =
+        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(api)).await
+    else {
         return false;
     };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -139,9 +220,16 @@ async fn has_data(api: std::net::SocketAddr, expr: &str) -> bool {
     }
     let mut raw = String::new();
     let _ = tcp.read_to_string(&mut raw).await;
-    let Some((_, body)) = raw.split_once("\r\n\r\n") else { return false };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { return false };
-    json["status"] == "success" && json["data"]["result"].as_array().is_some_and(|r| !r.is_empty())
+    let Some((_, body)) = raw.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    json["status"] == "success"
+        && json["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {

@@ -63,7 +63,10 @@ impl Stack {
             .env("ACCOUNTS_ADDR", accounts.grpc_addr.to_string())
             .env("PAYMENTS_ADDR", payments.grpc_addr.to_string())
             .env("ORDERS_ADDR", orders.grpc_addr.to_string())
-            .env("AUTH_HTTP_ADDR", auth.https_addr.expect("auth HTTPS").to_string());
+            .env(
+                "AUTH_HTTP_ADDR",
+                auth.https_addr.expect("auth HTTPS").to_string(),
+            );
         let gateway = Process::start_https(gateway_cmd).await;
 
         let stack = Self {
@@ -95,7 +98,11 @@ impl Stack {
     async fn wait_ready(&self) {
         for (name, process) in self.processes() {
             let ready = mesh::testing::eventually(std::time::Duration::from_secs(30), || async {
-                (mesh::testing::http_get(process.admin_addr, "/readyz").await.0 == 200).then_some(())
+                (mesh::testing::http_get(process.admin_addr, "/readyz")
+                    .await
+                    .0
+                    == 200)
+                    .then_some(())
             })
             .await;
             assert!(ready.is_some(), "{name} never became ready");
@@ -109,17 +116,33 @@ impl Stack {
 
     /// The demo credentials auth generated.
     pub(crate) fn credentials(&self) -> Value {
-        let path = self.scratch.path().join("auth-data").join("demo-credentials.json");
+        let path = self
+            .scratch
+            .path()
+            .join("auth-data")
+            .join("demo-credentials.json");
         serde_json::from_slice(&std::fs::read(&path).expect("demo credentials")).expect("JSON")
     }
 
     /// A REST call to the gateway: `head` is the request line plus header lines.
     pub(crate) async fn rest(&self, head: &str, body: &str) -> HttpReply {
-        https_request(self.public(), &self.pki.dir().ca_cert(), head, body.as_bytes()).await
+        https_request(
+            self.public(),
+            &self.pki.dir().ca_cert(),
+            head,
+            body.as_bytes(),
+        )
+        .await
     }
 
     /// A JSON REST call with a bearer token.
-    pub(crate) async fn call(&self, method: &str, path: &str, token: &str, body: &str) -> HttpReply {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> HttpReply {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
         );
@@ -132,7 +155,9 @@ impl Stack {
     pub(crate) async fn token(&self, user: &str) -> String {
         let creds = self.credentials();
         let password = creds["users"][user].as_str().expect("demo user");
-        let secret = creds["clients"]["meshctl"].as_str().expect("meshctl client");
+        let secret = creds["clients"]["meshctl"]
+            .as_str()
+            .expect("meshctl client");
         let form = serde_urlencoded::to_string([
             ("grant_type", "password"),
             ("username", user),
@@ -145,6 +170,9 @@ impl Stack {
         );
         let reply = self.rest(&head, &form).await;
         assert_eq!(reply.status, 200, "token for {user}: {}", reply.body);
-        reply.json()["access_token"].as_str().expect("access_token").to_owned()
+        reply.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 }

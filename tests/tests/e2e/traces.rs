@@ -48,7 +48,13 @@ impl TraceService for Collector {
                 .unwrap_or_default();
             for scope in resource.scope_spans {
                 for span in scope.spans {
-                    spans.push((service.clone(), span.name, span.trace_id, span.span_id, span.parent_span_id));
+                    spans.push((
+                        service.clone(),
+                        span.name,
+                        span.trace_id,
+                        span.span_id,
+                        span.parent_span_id,
+                    ));
                 }
             }
         }
@@ -59,7 +65,9 @@ impl TraceService for Collector {
 #[tokio::test]
 async fn an_order_is_one_trace_across_every_hop() {
     let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(
         tonic::transport::Server::builder()
@@ -73,10 +81,19 @@ async fn an_order_is_one_trace_across_every_hop() {
     .await;
     let alice = s.token("alice").await;
     let maria = s.token("maria").await;
-    let account = s.call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#).await.json();
+    let account = s
+        .call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#)
+        .await
+        .json();
     let account_id = account["accountId"].as_str().expect("accountId").to_owned();
-    let deposit = format!(r#"{{"amountMinor":"5000","currency":"EUR","idempotencyKey":"d1"}}"#);
-    s.call("POST", &format!("/v1/accounts/{account_id}:deposit"), &maria, &deposit).await;
+    let deposit = r#"{"amountMinor":"5000","currency":"EUR","idempotencyKey":"d1"}"#;
+    s.call(
+        "POST",
+        &format!("/v1/accounts/{account_id}:deposit"),
+        &maria,
+        deposit,
+    )
+    .await;
 
     let trace_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let body = format!(
@@ -117,12 +134,28 @@ async fn an_order_is_one_trace_across_every_hop() {
             .unwrap_or_else(|| panic!("no {service} span for {name}: {spans:?}"))
     };
     let gateway = server_span("gateway", "/v1/orders");
-    assert_eq!(gateway.4, hex("00f067aa0ba902b7"), "the edge continues the client's traceparent");
-    assert_eq!(parent_service(server_span("orders", "CreateOrder")).as_deref(), Some("gateway"));
-    assert_eq!(parent_service(server_span("payments", "Charge")).as_deref(), Some("orders"));
-    assert_eq!(parent_service(server_span("accounts", "Debit")).as_deref(), Some("payments"));
+    assert_eq!(
+        gateway.4,
+        hex("00f067aa0ba902b7"),
+        "the edge continues the client's traceparent"
+    );
+    assert_eq!(
+        parent_service(server_span("orders", "CreateOrder")).as_deref(),
+        Some("gateway")
+    );
+    assert_eq!(
+        parent_service(server_span("payments", "Charge")).as_deref(),
+        Some("orders")
+    );
+    assert_eq!(
+        parent_service(server_span("accounts", "Debit")).as_deref(),
+        Some("payments")
+    );
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
