@@ -3,7 +3,7 @@
 //! its input, applies the object-level rule (a USER sees only their own
 //! accounts, MANAGER and ADMIN see all) and calls the store.
 
-use mesh::Caller;
+use mesh::{Caller, input, paging::Page};
 use mesh_proto::accounts::v1::{
     Account, CreditRequest, DebitRequest, DepositRequest, FreezeAccountRequest, GetAccountRequest,
     LedgerEntry, ListAccountsRequest, ListAccountsResponse, ListLedgerEntriesRequest,
@@ -12,8 +12,7 @@ use mesh_proto::accounts::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    Error, input,
-    page::Page,
+    Error,
     store::{AccountRow, EntryRow, Kind, MoneyRequest, Store},
 };
 
@@ -66,7 +65,7 @@ impl Accounts for AccountsService {
         request: Request<OpenAccountRequest>,
     ) -> Result<Response<Account>, Status> {
         let caller = Caller::of(&request)?;
-        let currency = input::currency(&request.get_ref().currency)?;
+        let currency = input::currency(&request.get_ref().currency).map_err(Error::from)?;
         // The owner is the token's subject; nothing in the request can set it.
         let account = self.store.open_account(caller.subject(), currency).await?;
         tracing::info!(account = %account.id, owner = %account.owner, "opened an account");
@@ -88,7 +87,7 @@ impl Accounts for AccountsService {
     ) -> Result<Response<ListAccountsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let message = request.get_ref();
-        let page = Page::parse(message.page_size, &message.page_token)?;
+        let page = Page::parse(message.page_size, &message.page_token).map_err(Error::from)?;
         let owner = if caller.claims().is_staff() {
             Some(message.owner.as_str()).filter(|owner| !owner.is_empty())
         } else if message.owner.is_empty() || message.owner == caller.subject() {
@@ -134,8 +133,8 @@ impl Accounts for AccountsService {
     ) -> Result<Response<Account>, Status> {
         let caller = Caller::of(&request)?;
         let m = request.get_ref();
-        let id = input::id("account_id", &m.account_id)?;
-        let reason = input::text("reason", &m.reason)?;
+        let id = input::id("account_id", &m.account_id).map_err(Error::from)?;
+        let reason = input::text("reason", &m.reason).map_err(Error::from)?;
         let account = self.store.freeze(id).await?.ok_or(Error::NotFound)?;
         tracing::warn!(
             by = caller.subject(),
@@ -153,7 +152,7 @@ impl Accounts for AccountsService {
         let caller = Caller::of(&request)?;
         let m = request.get_ref();
         let account = self.visible(caller, &m.account_id).await?;
-        let page = Page::parse(m.page_size, &m.page_token)?;
+        let page = Page::parse(m.page_size, &m.page_token).map_err(Error::from)?;
         let mut rows = self.store.entries(&account.id, &page).await?;
         let next_page_token = page.finish(&mut rows, EntryRow::id);
         Ok(Response::new(ListLedgerEntriesResponse {

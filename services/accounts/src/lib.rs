@@ -9,8 +9,6 @@
 
 mod error;
 mod handlers;
-mod input;
-mod page;
 mod policy;
 mod store;
 

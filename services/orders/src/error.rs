@@ -60,6 +60,30 @@ impl Error {
     }
 }
 
+/// A refused field: the kit's message, told to the caller as it is.
+impl From<mesh::input::InvalidInput> for Error {
+    fn from(error: mesh::input::InvalidInput) -> Self {
+        Self::Invalid(error.0)
+    }
+}
+
+/// A refused `page_size` or `page_token`.
+impl From<mesh::paging::PageError> for Error {
+    fn from(error: mesh::paging::PageError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
+/// The database could not be opened at start-up.
+impl From<mesh::store::OpenError> for Error {
+    fn from(error: mesh::store::OpenError) -> Self {
+        Self::Open {
+            path: error.path,
+            source: error.source,
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let message = error.to_string();

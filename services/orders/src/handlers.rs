@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use aws_lc_rs::digest::{SHA256, digest};
-use mesh::{Caller, Upstream};
+use mesh::{Caller, Upstream, idempotency::InFlight, paging::Page};
 use mesh_proto::orders::v1::{
     CancelOrderRequest, CreateOrderRequest, GetOrderRequest, ListOrdersRequest, ListOrdersResponse,
     Order, orders_server::Orders,
@@ -15,10 +15,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    Error,
-    in_flight::InFlight,
-    input,
-    page::Page,
+    Error, input,
     store::{NewOrder, OrderRow, State, Store, new_id},
 };
 
@@ -185,7 +182,7 @@ impl Orders for OrdersService {
     ) -> Result<Response<ListOrdersResponse>, Status> {
         let caller = Caller::of(&request)?;
         let m = request.get_ref();
-        let page = Page::parse(m.page_size, &m.page_token)?;
+        let page = Page::parse(m.page_size, &m.page_token).map_err(Error::from)?;
         let owner = (!caller.claims().is_staff()).then(|| caller.subject());
         let mut rows = self.store.orders(owner, &page).await?;
         let next_page_token = page.finish(&mut rows, |order| &order.id);

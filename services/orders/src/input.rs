@@ -1,16 +1,14 @@
 //! Checks of request fields, each naming the field at fault, and the
 //! order's amount, computed here from the items with checked arithmetic.
-//! Everything a client sends passes through here before it is stored.
+//! Everything a client sends passes through here before it is stored; the
+//! checks every workload shares come from [`mesh::input`].
 
+use mesh::input::MAX_TEXT_LEN;
+pub(crate) use mesh::input::{currency, id, key, text};
 use mesh_proto::orders::v1::OrderItem;
-use uuid::Uuid;
 
 use crate::Error;
 
-/// Longest idempotency key accepted.
-const MAX_KEY_LEN: usize = 128;
-/// Longest free text (a reason, a SKU) accepted.
-const MAX_TEXT_LEN: usize = 500;
 /// Most items in one order.
 pub(crate) const MAX_ITEMS: usize = 100;
 /// Most units of one item.
@@ -19,46 +17,6 @@ pub(crate) const MAX_QUANTITY: i32 = 10_000;
 pub(crate) const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000;
 /// Highest order total, in minor units.
 pub(crate) const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
-
-/// An ISO 4217 code: three upper-case ASCII letters.
-pub(crate) fn currency(value: &str) -> Result<&str, Error> {
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(value)
-    } else {
-        Err(Error::Invalid(
-            "currency must be an ISO 4217 code such as EUR".to_owned(),
-        ))
-    }
-}
-
-/// An id a mesh server issued. Anything else names nothing, so it is
-/// refused before any lookup.
-pub(crate) fn id<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
-    match Uuid::try_parse(value) {
-        Ok(_) => Ok(value),
-        Err(_) => Err(Error::Invalid(format!("{field} is not a valid id"))),
-    }
-}
-
-/// An idempotency key chosen by the client: present and of bounded length.
-pub(crate) fn key<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
-    if value.is_empty() || value.len() > MAX_KEY_LEN {
-        return Err(Error::Invalid(format!(
-            "{field} must be 1 to {MAX_KEY_LEN} bytes"
-        )));
-    }
-    Ok(value)
-}
-
-/// Free text of bounded length (may be empty).
-pub(crate) fn text<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
-    if value.len() > MAX_TEXT_LEN {
-        return Err(Error::Invalid(format!(
-            "{field} must be at most {MAX_TEXT_LEN} bytes"
-        )));
-    }
-    Ok(value)
-}
 
 /// The total of `items` in minor units: every item within its limits, the
 /// sum within [`MAX_AMOUNT_MINOR`], no step allowed to overflow.

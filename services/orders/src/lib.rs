@@ -14,9 +14,7 @@
 
 mod error;
 mod handlers;
-mod in_flight;
 mod input;
-mod page;
 mod policy;
 mod resume;
 mod saga;

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use mesh::Caller;
+use mesh::{Caller, idempotency::Claim};
 use mesh_proto::payments::v1::{
     ChargeRequest, GetPaymentRequest, PaymentStatus, RefundRequest, payments_client::PaymentsClient,
 };
@@ -24,7 +24,6 @@ use tonic::{Code, Status};
 use crate::{
     Error,
     handlers::OrdersService,
-    in_flight::Claim,
     store::{OrderRow, State},
 };
 

@@ -14,7 +14,7 @@
 //! 3. Debit the account, idempotent per payment id.
 //! 4. Settle CAPTURED, or DECLINED with the account's reason.
 
-use mesh::Caller;
+use mesh::{Caller, input};
 use mesh_proto::{
     accounts::v1::{DebitRequest, GetAccountRequest, accounts_client::AccountsClient},
     payments::v1::{ChargeRequest, Payment},
@@ -24,7 +24,6 @@ use tonic::Code;
 use crate::{
     Error,
     handlers::PaymentsService,
-    input,
     store::{NewCharge, PaymentRow, State},
 };
 

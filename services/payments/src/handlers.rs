@@ -4,16 +4,14 @@
 //! a USER sees only payments from their own accounts, MANAGER and ADMIN
 //! see all, and `orders` reads the payments of the orders it settles.
 
-use mesh::{Caller, Metrics, Upstream};
+use mesh::{Caller, Metrics, Upstream, idempotency::InFlight, input, paging::Page};
 use mesh_proto::payments::v1::{
     ChargeRequest, GetPaymentRequest, ListPaymentsRequest, ListPaymentsResponse, Payment,
     RefundRequest, payments_server::Payments,
 };
 use tonic::{Request, Response, Status};
 
-use crate::{
-    Error, in_flight::InFlight, input, page::Page, policy::ORDERS, store::PaymentRow, store::Store,
-};
+use crate::{Error, policy::ORDERS, store::PaymentRow, store::Store};
 
 /// The payments service: handlers over one [`Store`] and the `accounts` upstream.
 #[derive(Debug)]
@@ -64,7 +62,7 @@ impl Payments for PaymentsService {
         request: Request<GetPaymentRequest>,
     ) -> Result<Response<Payment>, Status> {
         let caller = Caller::of(&request)?;
-        let id = input::id("payment_id", &request.get_ref().payment_id)?;
+        let id = input::id("payment_id", &request.get_ref().payment_id).map_err(Error::from)?;
         // Someone else's payment is NOT_FOUND, exactly like a missing one.
         let payment = self
             .store
@@ -81,7 +79,7 @@ impl Payments for PaymentsService {
     ) -> Result<Response<ListPaymentsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let m = request.get_ref();
-        let page = Page::parse(m.page_size, &m.page_token)?;
+        let page = Page::parse(m.page_size, &m.page_token).map_err(Error::from)?;
         let owner = (!caller.claims().is_staff()).then(|| caller.subject());
         let mut rows = self.store.payments(owner, &page).await?;
         let next_page_token = page.finish(&mut rows, |payment| &payment.id);

@@ -13,9 +13,6 @@
 mod charge;
 mod error;
 mod handlers;
-mod in_flight;
-mod input;
-mod page;
 mod policy;
 mod refund;
 mod resume;

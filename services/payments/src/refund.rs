@@ -3,7 +3,7 @@
 //! request with the same key after a timeout or a crash finishes it
 //! instead of crediting twice. The credit is idempotent per refund id.
 
-use mesh::Caller;
+use mesh::{Caller, input};
 use mesh_proto::{
     accounts::v1::{CreditRequest, accounts_client::AccountsClient},
     payments::v1::{Payment, RefundRequest},
@@ -13,7 +13,6 @@ use tonic::Code;
 use crate::{
     Error,
     handlers::PaymentsService,
-    input,
     policy::{ORDERS, REFUND_SCOPE},
     store::{RefundRow, RefundState},
 };

@@ -1,29 +1,26 @@
 //! The payments database: charges and refunds, each written before the
 //! remote call that settles it.
 //!
-//! SQLite by default: WAL journaling (readers never wait for the writer),
-//! a busy timeout (writers queue instead of failing) and the migrations in
-//! `services/payments/migrations` applied at open. The SQL is plain and
+//! SQLite by default, opened by [`mesh::store::open_sqlite`] with the
+//! migrations in `services/payments/migrations`. The SQL is plain and
 //! binds every value as `$n`, which SQLite and Postgres both accept; the
 //! SQLite-specific parts are [`Store::open`] and [`Store::begin_write`].
 
 mod charges;
 mod refunds;
 
-use std::{fs, os::unix::fs::DirBuilderExt, os::unix::fs::OpenOptionsExt, path::Path};
+use std::path::Path;
 
-use sqlx::{
-    Sqlite, Transaction,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    },
-};
+use sqlx::{Sqlite, Transaction, migrate::Migrator, sqlite::SqlitePool};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 pub(crate) use charges::{NewCharge, PaymentRow, State};
 pub(crate) use refunds::{RefundRow, RefundState};
 
 use crate::Error;
+
+/// The migrations in `migrations/`, embedded at build time.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The database file in the data directory.
 const DB_FILE: &str = "payments.db";
@@ -38,40 +35,7 @@ impl Store {
     /// Opens (creating if needed, owner-only) the database in `dir` and
     /// applies pending migrations.
     pub(crate) async fn open(dir: &Path) -> Result<Self, Error> {
-        let path = dir.join(DB_FILE);
-        let open = |source: Box<dyn std::error::Error + Send + Sync>| Error::Open {
-            path: path.clone(),
-            source,
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| open(e.into()))?;
-        // Created here so the file (and its -wal and -shm, which copy its
-        // mode) is owner-only whatever the umask.
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| open(e.into()))?;
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(|e| open(e.into()))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| open(e.into()))?;
+        let pool = mesh::store::open_sqlite(dir, DB_FILE, &MIGRATOR).await?;
         Ok(Self { pool })
     }
 

@@ -3,7 +3,9 @@
 use mesh_proto::accounts::v1::{Account, AccountStatus};
 
 use super::{Store, new_id, now};
-use crate::{Error, page::Page};
+use mesh::paging::Page;
+
+use crate::Error;
 
 /// One row of `accounts`.
 #[derive(Debug, Clone, sqlx::FromRow)]

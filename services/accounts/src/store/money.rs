@@ -6,7 +6,9 @@
 use mesh_proto::accounts::v1::{EntryKind, LedgerEntry};
 
 use super::{Store, new_id, now};
-use crate::{Error, Refusal, page::Page};
+use mesh::paging::Page;
+
+use crate::{Error, Refusal};
 
 /// What a money request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

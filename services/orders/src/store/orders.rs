@@ -8,7 +8,9 @@ use mesh_proto::orders::v1::{Order, OrderItem, OrderStatus};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Store, now};
-use crate::{Error, page::Page};
+use mesh::paging::Page;
+
+use crate::Error;
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,9 @@
 use mesh_proto::payments::v1::{Payment, PaymentStatus};
 
 use super::{Store, new_id, now};
-use crate::{Error, page::Page};
+use mesh::paging::Page;
+
+use crate::Error;
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

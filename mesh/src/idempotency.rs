@@ -4,20 +4,22 @@
 //!
 //! In memory: one process serves one database, and after a crash nothing
 //! is in flight any more; the next request with the key finishes the work.
+//! It lives in the kit because every workload that calls upstreams on a
+//! caller's behalf needs the same guard.
 
 use std::{
     collections::HashSet,
     sync::{Arc, Mutex, PoisonError},
 };
 
-/// The keys of the requests in progress.
+/// The keys of the requests in progress. Cheap to clone; clones share keys.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct InFlight(Arc<Mutex<HashSet<String>>>);
+pub struct InFlight(Arc<Mutex<HashSet<String>>>);
 
 impl InFlight {
     /// Claims `key` until the returned guard drops, or `None` if another
     /// request holds it.
-    pub(crate) fn claim(&self, key: String) -> Option<Claim> {
+    pub fn claim(&self, key: String) -> Option<Claim> {
         let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         keys.insert(key.clone()).then(|| Claim {
             keys: self.0.clone(),
@@ -28,7 +30,7 @@ impl InFlight {
 
 /// A claimed key, released on drop (also when the request is cancelled).
 #[derive(Debug)]
-pub(crate) struct Claim {
+pub struct Claim {
     keys: Arc<Mutex<HashSet<String>>>,
     key: String,
 }

@@ -1,44 +1,56 @@
-//! Paging with opaque tokens. A token carries the id of the last item of
-//! the previous page; every query still applies the caller's own filter,
-//! so an edited token can skip ahead but never reveals anything more.
+//! Paging with opaque tokens, the same in every workload that lists things.
+//!
+//! A token carries the id (a UUID) of the last item of the previous page;
+//! every query still applies the caller's own filter, so an edited token
+//! can skip ahead but never reveals anything more. It lives in the kit so
+//! that page sizes, limits and the token format are one contract across
+//! the mesh; a service maps [`PageError`] into its own "invalid argument"
+//! error with one `From` impl.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use uuid::Uuid;
 
-use crate::Error;
-
 /// Items per page when the request says 0.
-const DEFAULT_SIZE: i64 = 20;
+pub const DEFAULT_SIZE: i64 = 20;
 /// Most items per page.
-const MAX_SIZE: i64 = 100;
+pub const MAX_SIZE: i64 = 100;
+
+/// Why a request's `page_size` or `page_token` was refused. The message
+/// names the field and is safe to send to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    /// `page_size` is negative or above [`MAX_SIZE`].
+    #[error("page_size must be between 0 and {MAX_SIZE}")]
+    Size,
+    /// `page_token` is not one this module issued.
+    #[error("page_token is not valid")]
+    Token,
+}
 
 /// Where a page starts and how long it is.
 #[derive(Debug, Clone)]
-pub(crate) struct Page {
+pub struct Page {
     /// Items on the page.
-    pub(crate) size: i64,
+    pub size: i64,
     /// The last id of the previous page, if any.
-    pub(crate) after: Option<String>,
+    pub after: Option<String>,
 }
 
 impl Page {
     /// Reads `page_size` and `page_token` from a request.
-    pub(crate) fn parse(size: i32, token: &str) -> Result<Self, Error> {
+    pub fn parse(size: i32, token: &str) -> Result<Self, PageError> {
         let size = match i64::from(size) {
             0 => DEFAULT_SIZE,
             n if (1..=MAX_SIZE).contains(&n) => n,
-            _ => {
-                return Err(Error::Invalid(format!(
-                    "page_size must be between 0 and {MAX_SIZE}"
-                )));
-            }
+            _ => return Err(PageError::Size),
         };
         if token.is_empty() {
             return Ok(Self { size, after: None });
         }
-        let invalid = || Error::Invalid("page_token is not valid".to_owned());
-        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-        let id = Uuid::from_slice(&bytes).map_err(|_| invalid())?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| PageError::Token)?;
+        let id = Uuid::from_slice(&bytes).map_err(|_| PageError::Token)?;
         Ok(Self {
             size,
             after: Some(id.to_string()),
@@ -46,13 +58,13 @@ impl Page {
     }
 
     /// Rows to fetch: one more than the page, to learn whether another follows.
-    pub(crate) fn fetch(&self) -> i64 {
+    pub fn fetch(&self) -> i64 {
         self.size + 1
     }
 
     /// Cuts `rows` (fetched with [`Page::fetch`]) to the page and returns the
     /// token of the next page, empty on the last one.
-    pub(crate) fn finish<T>(&self, rows: &mut Vec<T>, id: impl Fn(&T) -> &str) -> String {
+    pub fn finish<T>(&self, rows: &mut Vec<T>, id: impl Fn(&T) -> &str) -> String {
         if rows.len() as i64 <= self.size {
             return String::new();
         }
