@@ -10,10 +10,8 @@ use std::sync::Arc;
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{
-        counter::Counter,
-        family::Family,
-        gauge::Gauge,
-        histogram::{Histogram, exponential_buckets},
+        counter::Counter, exemplar::HistogramWithExemplars, family::Family, gauge::Gauge,
+        histogram::exponential_buckets,
     },
     registry::Registry,
 };
@@ -50,9 +48,18 @@ struct RpcLabels {
     code: &'static str,
 }
 
+/// The exemplar of a latency observation: the trace it belongs to.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TraceLabel {
+    trace_id: String,
+}
+
+/// A latency histogram whose buckets carry trace-id exemplars.
+type LatencyHistogram = HistogramWithExemplars<TraceLabel>;
+
 /// Latency buckets: 100 µs doubling up to about 13 s.
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
+fn latency_histogram() -> LatencyHistogram {
+    HistogramWithExemplars::new(exponential_buckets(0.000_1, 2.0, 18))
 }
 
 /// Security and transport metrics shared by every layer of a workload.
@@ -72,7 +79,7 @@ struct Families {
     cert_expiry: Gauge,
     cert_reloads: Family<ResultLabel, Counter>,
     rpc_requests: Family<RpcLabels, Counter>,
-    rpc_duration: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    rpc_duration: Family<RpcLabels, LatencyHistogram, fn() -> LatencyHistogram>,
 }
 
 impl Default for Families {
@@ -197,17 +204,19 @@ impl Metrics {
         self.inner.cert_expiry.set(unix_seconds);
     }
 
-    /// Records one served RPC.
-    pub fn rpc(&self, method: &str, code: &'static str, seconds: f64) {
+    /// Records one served RPC; `trace_id`, when tracing is on, becomes
+    /// the exemplar linking the latency bucket to the trace.
+    pub fn rpc(&self, method: &str, code: &'static str, seconds: f64, trace_id: Option<String>) {
         let labels = RpcLabels {
             method: method.to_owned(),
             code,
         };
         self.inner.rpc_requests.get_or_create(&labels).inc();
+        let exemplar = trace_id.map(|trace_id| TraceLabel { trace_id });
         self.inner
             .rpc_duration
             .get_or_create(&labels)
-            .observe(seconds);
+            .observe(seconds, exemplar, None);
     }
 
     /// Counts an attempt to load rotated certificate files.

@@ -111,11 +111,19 @@ pub fn inject_current(headers: &mut http::HeaderMap) {
 
 /// Records the span's trace id as its `trace_id` field, for the logs.
 pub fn record_trace_id(span: &tracing::Span) {
+    if let Some(trace_id) = trace_id(span) {
+        span.record("trace_id", trace_id);
+    }
+}
+
+/// The span's trace id, when tracing is on.
+pub(crate) fn trace_id(span: &tracing::Span) -> Option<String> {
+    PROVIDER.get()?;
     let cx = span.context();
     let span_context = cx.span().span_context().clone();
-    if span_context.is_valid() {
-        span.record("trace_id", span_context.trace_id().to_string());
-    }
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 struct Headers<'a>(&'a http::HeaderMap);

@@ -136,8 +136,13 @@ impl Drop for Record {
     fn drop(&mut self) {
         // A body dropped before its trailers means the call was cut short.
         let code = self.code.unwrap_or("CANCELLED");
-        self.metrics
-            .rpc(&self.method, code, self.start.elapsed().as_secs_f64());
+        let trace_id = super::trace_id(&self.span);
+        self.metrics.rpc(
+            &self.method,
+            code,
+            self.start.elapsed().as_secs_f64(),
+            trace_id,
+        );
         self.span.record("rpc.grpc.status_code", code);
         self.span.record(
             "otel.status_code",

@@ -151,6 +151,18 @@ async fn an_order_is_one_trace_across_every_hop() {
         parent_service(server_span("accounts", "Debit")).as_deref(),
         Some("payments")
     );
+
+    // The latency histograms link to the trace by exemplar (OpenMetrics).
+    let metrics = mesh::testing::http_get(s.orders.admin_addr, "/metrics")
+        .await
+        .1;
+    let exemplar = "trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"";
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("mesh_rpc_duration_seconds_bucket") && l.contains(exemplar)),
+        "no exemplar of the trace on orders' latency buckets:\n{metrics}"
+    );
 }
 
 fn hex(s: &str) -> Vec<u8> {
