@@ -5,6 +5,7 @@
 //! they are looked up next to this test executable.
 
 mod binaries;
+mod clients;
 mod crash;
 mod gateway_e2e;
 mod observability;
