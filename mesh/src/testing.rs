@@ -23,9 +23,11 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 mod issuer;
 mod keys;
+mod service;
 
 pub use issuer::{TEST_ISSUER, TestIssuer};
 pub use keys::{KeyServer, start_key_server};
+pub use service::{Authed, Bearer, spawn_service};
 
 use crate::{
     Grpc, Server,

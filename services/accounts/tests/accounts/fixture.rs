@@ -1,36 +1,16 @@
 //! One accounts server with its key server, and clients that call it as
 //! any workload with any token.
 
-use mesh::testing::{KeyServer, Running, TestPki, raw_channel, start_key_server};
+use mesh::testing::{Authed, KeyServer, Running, TestPki, spawn_service, start_key_server};
 use mesh_proto::accounts::v1::{
     Account, DebitRequest, DepositRequest, GetAccountRequest, LedgerEntry,
     ListLedgerEntriesRequest, OpenAccountRequest, accounts_client::AccountsClient,
 };
 use serde_json::{Value, json};
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::Status;
 
 /// A client of the accounts workload with a token attached to every call.
-pub(crate) type Client = AccountsClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds `authorization: Bearer <token>` to each request.
-#[derive(Debug, Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
+pub(crate) type Client = AccountsClient<Authed>;
 
 /// An accounts server, its key server, and the PKI both use.
 pub(crate) struct Setup {
@@ -46,28 +26,19 @@ pub(crate) async fn start() -> Setup {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
     let data = tempfile::tempdir().expect("temp dir");
-    let mut args = pki.server_args("accounts");
-    args.jwt.auth_addr = auth.grpc_addr.to_string();
-    let server = mesh::Server::start(mesh::ACCOUNTS, args)
-        .await
-        .expect("start accounts");
     let domain = accounts::AccountsArgs {
         data_dir: data.path().join("accounts"),
     };
-    let grpc = accounts::service(&server, domain)
-        .await
-        .expect("accounts service");
-    // The first token must not race the background fetch of the keys.
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
+    let accounts = spawn_service(
+        mesh::ACCOUNTS,
+        pki.service_args("accounts", &auth),
+        async |server| accounts::service(server, domain).await,
+    )
+    .await;
     Setup {
         pki,
         keys,
-        accounts: Running::spawn(server, grpc),
+        accounts,
         _auth: auth,
         _data: data,
     }
@@ -97,13 +68,10 @@ impl Setup {
 
     /// A client calling as workload `peer` (its certificate) with `token`.
     pub(crate) fn client(&self, peer: &str, token: Option<&str>) -> Client {
-        let channel = raw_channel(
-            &(&self.pki.files(peer)).into(),
-            &self.pki.dir().ca_cert(),
-            self.accounts.grpc_addr,
-        );
-        let value = token.map(|t| format!("Bearer {t}").parse().expect("header value"));
-        AccountsClient::with_interceptor(channel, Bearer(value))
+        AccountsClient::new(
+            self.pki
+                .authed_channel(peer, token, self.accounts.grpc_addr),
+        )
     }
 
     /// The gateway calling for user `sub` (role USER).

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use mesh::{
     config::TokenModeArg,
-    testing::{KeyServer, Running, TestPki, raw_channel, start_key_server},
+    testing::{Authed, KeyServer, Running, TestPki, spawn_service, start_key_server},
 };
 use mesh_proto::{
     accounts::v1::{
@@ -16,30 +16,7 @@ use mesh_proto::{
     payments::v1::{ListPaymentsRequest, Payment, payments_client::PaymentsClient},
 };
 use serde_json::{Value, json};
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
-
-/// A channel that adds the token to every call.
-pub(crate) type Authed = InterceptedService<Channel, Bearer>;
-
-/// Adds `authorization: Bearer <token>` to each request.
-#[derive(Debug, Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
+use tonic::Status;
 
 /// The servers of one test and what they need.
 pub(crate) struct Setup {
@@ -100,44 +77,29 @@ pub(crate) async fn start() -> Setup {
     start_with(Duration::from_secs(3600)).await
 }
 
-/// Waits for the first key set, so the first token does not race it.
-async fn keys_fetched(server: &mesh::Server) {
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
-}
-
-fn args(pki: &TestPki, auth: &Running, workload: &str) -> mesh::ServerArgs {
-    let mut args = pki.server_args(workload);
-    args.jwt.auth_addr = auth.grpc_addr.to_string();
-    args
-}
-
-/// [`args`] for a workload that calls upstreams, passing tokens on as `mode` says.
+/// Server arguments for a workload that calls upstreams, passing tokens
+/// on as `mode` says.
 fn caller_args(
     pki: &TestPki,
     auth: &Running,
     workload: &str,
     mode: TokenModeArg,
 ) -> mesh::ServerArgs {
-    let mut args = args(pki, auth, workload);
+    let mut args = pki.service_args(workload, auth);
     args.jwt.token_mode = mode;
     args
 }
 
 async fn start_accounts(pki: &TestPki, auth: &Running, data: &Path) -> Running {
-    let server = mesh::Server::start(mesh::ACCOUNTS, args(pki, auth, "accounts"))
-        .await
-        .expect("start accounts");
     let domain = accounts::AccountsArgs {
         data_dir: data.join("accounts"),
     };
-    let grpc = accounts::service(&server, domain).await.expect("accounts");
-    keys_fetched(&server).await;
-    Running::spawn(server, grpc)
+    spawn_service(
+        mesh::ACCOUNTS,
+        pki.service_args("accounts", auth),
+        async |server| accounts::service(server, domain).await,
+    )
+    .await
 }
 
 /// Starts payments on `listen` (or port 0) with its data in `data`.
@@ -153,18 +115,16 @@ pub(crate) async fn start_payments(
     if listen.is_some() {
         args.listen = listen;
     }
-    let server = mesh::Server::start(mesh::PAYMENTS, args)
-        .await
-        .expect("start payments");
     let domain = payments::PaymentsArgs {
         data_dir: data.join("payments"),
         accounts_addr: accounts.to_string(),
         resume_interval: Duration::from_secs(3600),
         resume_after: Duration::ZERO,
     };
-    let grpc = payments::service(&server, domain).await.expect("payments");
-    keys_fetched(&server).await;
-    Running::spawn(server, grpc)
+    spawn_service(mesh::PAYMENTS, args, async |server| {
+        payments::service(server, domain).await
+    })
+    .await
 }
 
 /// Starts orders calling `payments`, with its data in `data`.
@@ -176,9 +136,6 @@ pub(crate) async fn start_orders(
     payments: SocketAddr,
     resume_interval: Duration,
 ) -> Running {
-    let server = mesh::Server::start(mesh::ORDERS, caller_args(pki, auth, "orders", mode))
-        .await
-        .expect("start orders");
     let domain = orders::OrdersArgs {
         data_dir: data.join("orders"),
         payments_addr: payments.to_string(),
@@ -186,9 +143,12 @@ pub(crate) async fn start_orders(
         // No client retries here: the resumer may take orders at once.
         resume_after: Duration::ZERO,
     };
-    let grpc = orders::service(&server, domain).await.expect("orders");
-    keys_fetched(&server).await;
-    Running::spawn(server, grpc)
+    spawn_service(
+        mesh::ORDERS,
+        caller_args(pki, auth, "orders", mode),
+        async |server| orders::service(server, domain).await,
+    )
+    .await
 }
 
 impl Setup {
@@ -246,13 +206,7 @@ impl Setup {
 
     /// A channel to `addr` as workload `peer`, with `token` on every call.
     pub(crate) fn channel(&self, peer: &str, token: &str, addr: SocketAddr) -> Authed {
-        let channel = raw_channel(
-            &(&self.pki.files(peer)).into(),
-            &self.pki.dir().ca_cert(),
-            addr,
-        );
-        let value = format!("Bearer {token}").parse().expect("header value");
-        InterceptedService::new(channel, Bearer(Some(value)))
+        self.pki.authed_channel(peer, Some(token), addr)
     }
 
     /// Orders, called by the gateway for USER `sub`.

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use mesh::testing::{KeyServer, Running, TestPki, raw_channel, start_key_server};
+use mesh::testing::{Authed, KeyServer, Running, TestPki, spawn_service, start_key_server};
 use mesh_proto::{
     accounts::v1::{
         DepositRequest, FreezeAccountRequest, GetAccountRequest, LedgerEntry,
@@ -12,30 +12,7 @@ use mesh_proto::{
     payments::v1::{ChargeRequest, Payment, payments_client::PaymentsClient},
 };
 use serde_json::{Value, json};
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
-
-/// A channel that adds the token to every call.
-pub(crate) type Authed = InterceptedService<Channel, Bearer>;
-
-/// Adds `authorization: Bearer <token>` to each request.
-#[derive(Debug, Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
+use tonic::Status;
 
 /// The servers of one test and what they need.
 pub(crate) struct Setup {
@@ -83,27 +60,17 @@ async fn start_accounts(
     data: &tempfile::TempDir,
     listen: Option<SocketAddr>,
 ) -> Running {
-    let mut args = pki.server_args("accounts");
-    args.jwt.auth_addr = auth.grpc_addr.to_string();
+    let mut args = pki.service_args("accounts", auth);
     if listen.is_some() {
         args.listen = listen;
     }
-    let server = mesh::Server::start(mesh::ACCOUNTS, args)
-        .await
-        .expect("start accounts");
     let domain = accounts::AccountsArgs {
         data_dir: data.path().join("accounts"),
     };
-    let grpc = accounts::service(&server, domain)
-        .await
-        .expect("accounts service");
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
-    Running::spawn(server, grpc)
+    spawn_service(mesh::ACCOUNTS, args, async |server| {
+        accounts::service(server, domain).await
+    })
+    .await
 }
 
 /// Starts a payments server calling accounts at `accounts_addr`, resuming
@@ -115,29 +82,19 @@ pub(crate) async fn start_payments(
     accounts_addr: &str,
     interval: Duration,
 ) -> Running {
-    let mut args = pki.server_args("payments");
-    args.jwt.auth_addr = auth.grpc_addr.to_string();
-    let server = mesh::Server::start(mesh::PAYMENTS, args)
-        .await
-        .expect("start payments");
-    let domain = payments::PaymentsArgs {
-        data_dir: data
-            .path()
-            .join(format!("payments-{}", server.grpc_addr().port())),
-        accounts_addr: accounts_addr.to_owned(),
-        resume_interval: interval,
-        resume_after: Duration::ZERO,
-    };
-    let grpc = payments::service(&server, domain)
-        .await
-        .expect("payments service");
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
-    Running::spawn(server, grpc)
+    let args = pki.service_args("payments", auth);
+    spawn_service(mesh::PAYMENTS, args, async |server| {
+        let domain = payments::PaymentsArgs {
+            data_dir: data
+                .path()
+                .join(format!("payments-{}", server.grpc_addr().port())),
+            accounts_addr: accounts_addr.to_owned(),
+            resume_interval: interval,
+            resume_after: Duration::ZERO,
+        };
+        payments::service(server, domain).await
+    })
+    .await
 }
 
 impl Setup {
@@ -182,13 +139,7 @@ impl Setup {
 
     /// A channel to `addr` as workload `peer`, with `token` on every call.
     pub(crate) fn channel(&self, peer: &str, token: Option<&str>, addr: SocketAddr) -> Authed {
-        let channel = raw_channel(
-            &(&self.pki.files(peer)).into(),
-            &self.pki.dir().ca_cert(),
-            addr,
-        );
-        let value = token.map(|t| format!("Bearer {t}").parse().expect("header value"));
-        InterceptedService::new(channel, Bearer(value))
+        self.pki.authed_channel(peer, token, addr)
     }
 
     /// Payments, called as workload `peer` with `token`.
