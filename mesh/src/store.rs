@@ -5,9 +5,11 @@
 //! (a committed transaction survives a power cut), a busy timeout (writers
 //! queue instead of failing), foreign keys on, the file owner-only whatever
 //! the umask, and the caller's migrations applied at open. It lives in the
-//! kit so these settings are chosen once; a server database (Postgres)
-//! would be a second opener here returning its own pool, leaving the
-//! services' plain `$n`-bound SQL as it is.
+//! kit so these settings are chosen once, together with the conventions
+//! every store follows: ids are UUIDv7 (they sort by creation time, which
+//! is what [`crate::paging`] pages by) and times are RFC 3339 in UTC. A
+//! server database (Postgres) would be a second opener here returning its
+//! own pool, leaving the services' plain `$n`-bound SQL as it is.
 
 use std::{
     fs,
@@ -17,11 +19,13 @@ use std::{
 };
 
 use sqlx::{
+    Sqlite, Transaction,
     migrate::Migrator,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 /// How long a writer waits for the lock before its statement fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,4 +83,23 @@ pub async fn open_sqlite(
         .map_err(|e| open(e.into()))?;
     migrator.run(&pool).await.map_err(|e| open(e.into()))?;
     Ok(pool)
+}
+
+/// A transaction that holds the write lock from its first statement, so
+/// what it reads cannot change before it writes. (On Postgres this is
+/// `BEGIN` plus `SELECT ... FOR UPDATE` on the rows it reads.)
+pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// The current time as stored: RFC 3339 in UTC.
+pub fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .expect("the current time formats as RFC 3339")
+}
+
+/// A new id: UUIDv7, so ids sort by creation time and page in that order.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }

@@ -12,10 +12,11 @@ mod refunds;
 use std::path::Path;
 
 use sqlx::{Sqlite, Transaction, migrate::Migrator, sqlite::SqlitePool};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 pub(crate) use charges::{NewCharge, PaymentRow, State};
 pub(crate) use refunds::{RefundRow, RefundState};
+
+use mesh::store::{new_id, now};
 
 use crate::Error;
 
@@ -43,18 +44,6 @@ impl Store {
     /// what it reads cannot change before it writes. (On Postgres this is
     /// `BEGIN` plus `SELECT ... FOR UPDATE` on the payment.)
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        mesh::store::begin_write(&self.pool).await
     }
-}
-
-/// The current time as stored: RFC 3339 in UTC.
-fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .expect("the current time formats as RFC 3339")
-}
-
-/// A new id: UUIDv7, so ids sort by creation time and page in that order.
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }
