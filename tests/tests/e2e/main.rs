@@ -9,6 +9,7 @@ mod clients;
 mod crash;
 mod gateway_e2e;
 mod observability;
+mod routes;
 mod stack;
 mod support;
 mod traces;
