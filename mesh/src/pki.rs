@@ -256,6 +256,15 @@ impl PkiDir {
         write_file(&self.cert(name), &issued.cert_pem, 0o644, true)
     }
 
+    /// When workload `name`'s certificate expires (Unix seconds), or `None`
+    /// when it is missing or unreadable (either way it must be issued).
+    pub fn not_after(&self, name: &str) -> Option<i64> {
+        let pem = fs::read(self.cert(name)).ok()?;
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
+        let cert = pem.parse_x509().ok()?;
+        Some(cert.validity().not_after.timestamp())
+    }
+
     /// Loads the CA kept here.
     pub fn load_ca(&self) -> Result<CertAuthority, PkiError> {
         let read = |p: PathBuf| fs::read_to_string(&p).map_err(|e| PkiError::io(&p, e));

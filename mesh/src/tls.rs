@@ -20,7 +20,7 @@ use crate::identity::{SpiffeId, TrustDomain};
 
 pub(crate) use handshake::failure_reason;
 pub(crate) use material::Material;
-pub use material::TlsError;
+pub use material::{TlsError, load_roots};
 pub(crate) use reload::spawn_reloader;
 
 /// The one crypto backend of the workspace (aws-lc-rs).

@@ -2,8 +2,8 @@
 //! P-256 key (mode 0600) and a short-lived certificate naming its SPIFFE ID.
 //!
 //! Existing keys are never replaced without `--force`; a run with an
-//! existing CA reuses it and issues only what is missing, so repeated runs
-//! (and `meshctl up`) keep identities stable.
+//! existing CA reuses it and issues only what is missing or about to
+//! expire, so repeated runs (and `meshctl up`) keep identities stable.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -13,6 +13,7 @@ use mesh::{
     TrustDomain,
     pki::{CertAuthority, LeafSpec, PkiDir, WORKLOADS},
 };
+use time::OffsetDateTime;
 
 /// Flags of `meshctl certs`.
 #[derive(Debug, Args)]
@@ -37,6 +38,10 @@ pub(crate) struct CertsArgs {
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
 
+    /// Re-issue a workload certificate that expires within this time.
+    #[arg(long, default_value = "1h", value_parser = mesh::config::parse_duration)]
+    renew_before: Duration,
+
     /// Replace existing keys and certificates (the CA is kept unless --new-ca).
     #[arg(long)]
     force: bool,
@@ -44,6 +49,22 @@ pub(crate) struct CertsArgs {
     /// Create a new CA even if one exists (implies re-issuing everything).
     #[arg(long)]
     new_ca: bool,
+}
+
+impl CertsArgs {
+    /// The flags `meshctl up` uses for the PKI in `out`.
+    pub(crate) fn for_stack(out: PathBuf) -> Self {
+        Self {
+            out,
+            trust_domain: "mesh.local".parse().expect("valid trust domain"),
+            validity: Duration::from_secs(24 * 3600),
+            ca_validity: Duration::from_secs(30 * 24 * 3600),
+            workloads: Vec::new(),
+            renew_before: Duration::from_secs(3600),
+            force: false,
+            new_ca: false,
+        }
+    }
 }
 
 pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
@@ -65,15 +86,21 @@ pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
         args.workloads.iter().map(String::as_str).collect()
     };
     for name in names {
-        if dir.key(name).exists() && !args.force && !fresh_ca {
+        let renew_at = OffsetDateTime::now_utc() + args.renew_before;
+        let expiring = dir
+            .not_after(name)
+            .is_none_or(|not_after| not_after <= renew_at.unix_timestamp());
+        let existed = dir.key(name).exists();
+        if existed && !args.force && !fresh_ca && !expiring {
             println!("kept {:<14} {}", name, dir.cert(name).display());
             continue;
         }
         let spec = LeafSpec::workload(&args.trust_domain, name, args.validity)?;
         let issued = ca.issue(&spec)?;
-        dir.write_workload(name, &issued, args.force || fresh_ca)?;
+        dir.write_workload(name, &issued, args.force || fresh_ca || expiring)?;
         println!(
-            "issued {:<12} {} ({})",
+            "{} {:<12} {} ({})",
+            if existed { "renewed" } else { "issued" },
             name,
             dir.cert(name).display(),
             spec.uris.join(", ")

@@ -51,17 +51,7 @@ impl Material {
         let provider = provider();
         let chain = read_certs("--cert", &files.cert)?;
         let key = read_key(&files.key)?;
-        let ca = read_certs("--ca", &files.ca)?;
-
-        let mut roots = RootCertStore::empty();
-        for cert in ca {
-            roots.add(cert).map_err(|e| TlsError::Pem {
-                flag: "--ca",
-                path: files.ca.clone(),
-                detail: format!("not a usable CA certificate: {e}"),
-            })?;
-        }
-        let roots = Arc::new(roots);
+        let roots = Arc::new(load_roots(&files.ca)?);
 
         let certified =
             CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider).map_err(|e| {
@@ -199,6 +189,19 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         path: path.to_owned(),
         detail: format!("no usable PEM private key: {e}"),
     })
+}
+
+/// The trust anchors in the PEM file `path` (`--ca`): every certificate in it.
+pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs("--ca", path)? {
+        roots.add(cert).map_err(|e| TlsError::Pem {
+            flag: "--ca",
+            path: path.to_owned(),
+            detail: format!("not a usable CA certificate: {e}"),
+        })?;
+    }
+    Ok(roots)
 }
 
 fn not_after(der: &CertificateDer<'_>) -> i64 {
