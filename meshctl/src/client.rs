@@ -85,8 +85,11 @@ impl StackArgs {
 
 /// An HTTP client (HTTP/1.1 and h2) trusting only the CA in `ca`.
 pub(crate) fn https_client(ca: &Path) -> anyhow::Result<reqwest::Client> {
-    let roots = mesh::tls::load_roots(ca)
-        .with_context(|| format!("--ca {}: cannot use it as the trust anchor", ca.display()))?;
+    let roots = mesh::tls::load_roots(ca).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (the CA of a stack started by `meshctl up` is <data-dir>/certs/ca.pem)"
+        )
+    })?;
     let config = rustls::ClientConfig::builder_with_provider(
         rustls::crypto::aws_lc_rs::default_provider().into(),
     )

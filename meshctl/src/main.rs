@@ -5,6 +5,9 @@
 mod certs;
 mod client;
 mod token;
+mod up;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -19,13 +22,24 @@ struct Cli {
 enum Command {
     /// Create a development CA and a certificate for every workload.
     Certs(certs::CertsArgs),
+    /// Run the whole stack on this machine (no Docker) until Ctrl-C.
+    Up(up::UpArgs),
     /// Print an access token for a demo user or client of a running stack.
     Token(token::TokenArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     mesh::tls::install_default_provider();
-    let command = Cli::parse().command;
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -33,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     };
     match command {
         Command::Certs(args) => certs::run(&args),
+        Command::Up(args) => runtime()?.block_on(up::run(&args)),
         Command::Token(args) => runtime()?.block_on(token::run(&args)),
     }
 }

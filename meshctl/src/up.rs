@@ -1,0 +1,345 @@
+//! `meshctl up`: the whole secure stack on one machine, without Docker.
+//!
+//! It creates the development PKI if it is missing (and renews expiring
+//! certificates), then starts auth (with its demo seed and the password
+//! grant on), accounts, payments, orders and the gateway as child
+//! processes on loopback, each told where the others are. Once every one
+//! reports ready it records the stack in `<data-dir>/stack.json`, prints
+//! what a person needs (URLs, demo credentials, how to get a token), and
+//! waits. Ctrl-C or SIGTERM stops the workloads in reverse order; if one of
+//! them dies, the others are stopped too and `meshctl up` fails.
+//!
+//! Everything lives under the data directory: `certs/`, each workload's
+//! database (`auth/`, `accounts/`, ...) and `logs/`, so a second run keeps
+//! its identities, keys, credentials and data.
+
+mod child;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use mesh::config::{ACCOUNTS, AUTH, GATEWAY, ORDERS, PAYMENTS};
+
+use self::child::Workload;
+use crate::{
+    certs::{self, CertsArgs},
+    client::{Credentials, ProcessEntry, StackFile},
+};
+
+/// Default public ports: auth's OAuth endpoints and the gateway.
+const AUTH_HTTPS_PORT: u16 = 7443;
+const GATEWAY_HTTPS_PORT: u16 = 8443;
+/// How long the workloads may take to become ready (first JWKS fetched).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Flags of `meshctl up`.
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Where certificates, databases, logs and the stack record live.
+    #[arg(long, env = "MESH_DATA_DIR", default_value = ".mesh")]
+    data_dir: PathBuf,
+
+    /// Let the kernel choose every port instead of the defaults
+    /// (gateway 8443, auth 7443, gRPC 7000-7004, admin 9000-9004).
+    #[arg(long)]
+    ephemeral_ports: bool,
+
+    /// Directory holding the auth, accounts, payments, orders and gateway
+    /// binaries [default: the directory meshctl is in].
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
+    let data = &args.data_dir;
+    refuse_second_stack(data)?;
+    let logs = data.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let certs_dir = data.join("certs");
+    certs::run(&CertsArgs::for_stack(certs_dir.clone()))?;
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()
+            .context("cannot find meshctl's own path")?
+            .parent()
+            .context("meshctl's directory")?
+            .to_owned(),
+    };
+    let ports = Ports::new(args.ephemeral_ports);
+
+    let mut stack = Vec::new();
+    let started = start_all(data, &bin_dir, &certs_dir, &logs, &ports, &mut stack).await;
+    let outcome = match started {
+        Ok(()) => match wait_ready(&stack).await {
+            Ok(()) => serve(data, &mut stack).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    stop_all(stack).await;
+    let _ = std::fs::remove_file(data.join(StackFile::NAME));
+    outcome
+}
+
+/// A data directory serves one stack at a time.
+fn refuse_second_stack(data: &Path) -> anyhow::Result<()> {
+    let Some(record) = StackFile::read(data)? else {
+        return Ok(());
+    };
+    let alive: Vec<String> = record
+        .processes
+        .iter()
+        .filter(|p| Path::new(&format!("/proc/{}", p.pid)).exists())
+        .map(|p| format!("{} (pid {})", p.name, p.pid))
+        .collect();
+    if alive.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "a stack from {} is already running: {}; stop it first (Ctrl-C in its terminal, or kill those pids)",
+        data.display(),
+        alive.join(", ")
+    )
+}
+
+/// The listen addresses of every workload.
+struct Ports {
+    ephemeral: bool,
+}
+
+impl Ports {
+    fn new(ephemeral: bool) -> Self {
+        Self { ephemeral }
+    }
+
+    fn at(&self, port: u16) -> String {
+        let port = if self.ephemeral { 0 } else { port };
+        SocketAddr::from(([127, 0, 0, 1], port)).to_string()
+    }
+}
+
+/// Starts the workloads in dependency order, pushing each onto `stack` as
+/// soon as it runs (so a failure later still stops it).
+async fn start_all(
+    data: &Path,
+    bin_dir: &Path,
+    certs_dir: &Path,
+    logs: &Path,
+    ports: &Ports,
+    stack: &mut Vec<Workload>,
+) -> anyhow::Result<()> {
+    let dir = |name: &str| data.join(name).display().to_string();
+    let common = |w: mesh::config::Workload| {
+        vec![
+            ("MESH_CERTS_DIR", certs_dir.display().to_string()),
+            ("MESH_LISTEN", ports.at(w.grpc_port)),
+            ("MESH_ADMIN_LISTEN", ports.at(w.admin_port)),
+        ]
+    };
+    let start = |name: &'static str, env: Vec<(&'static str, String)>, https: bool| {
+        let binary = bin_dir.join(name);
+        async move {
+            if !binary.exists() {
+                bail!(
+                    "{} is missing: build the workspace (`cargo build --workspace --bins`) or pass --bin-dir",
+                    binary.display()
+                );
+            }
+            Workload::start(name, &binary, &env, logs, https).await
+        }
+    };
+
+    let mut env = common(AUTH);
+    env.push(("AUTH_DATA_DIR", dir("auth")));
+    env.push(("AUTH_HTTP_LISTEN", ports.at(AUTH_HTTPS_PORT)));
+    env.push(("AUTH_ENABLE_PASSWORD_GRANT", "true".into()));
+    stack.push(start("auth", env, true).await?);
+    let auth_grpc = stack[0].grpc.to_string();
+    let auth_https = stack[0].https.context("auth's HTTPS address")?.to_string();
+
+    let mut env = common(ACCOUNTS);
+    env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
+    env.push(("ACCOUNTS_DATA_DIR", dir("accounts")));
+    stack.push(start("accounts", env, false).await?);
+    let accounts = stack[1].grpc.to_string();
+
+    let mut env = common(PAYMENTS);
+    env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
+    env.push(("PAYMENTS_DATA_DIR", dir("payments")));
+    env.push(("ACCOUNTS_ADDR", accounts.clone()));
+    stack.push(start("payments", env, false).await?);
+    let payments = stack[2].grpc.to_string();
+
+    let mut env = common(ORDERS);
+    env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
+    env.push(("ORDERS_DATA_DIR", dir("orders")));
+    env.push(("ACCOUNTS_ADDR", accounts.clone()));
+    env.push(("PAYMENTS_ADDR", payments.clone()));
+    stack.push(start("orders", env, false).await?);
+    let orders = stack[3].grpc.to_string();
+
+    let mut env = common(GATEWAY);
+    env.push(("MESH_AUTH_ADDR", auth_grpc));
+    env.push(("GATEWAY_LISTEN", ports.at(GATEWAY_HTTPS_PORT)));
+    env.push(("AUTH_HTTP_ADDR", auth_https));
+    env.push(("ACCOUNTS_ADDR", accounts));
+    env.push(("PAYMENTS_ADDR", payments));
+    env.push(("ORDERS_ADDR", orders));
+    stack.push(start("gateway", env, true).await?);
+    Ok(())
+}
+
+/// Waits until every workload's `/readyz` answers 200: its token checker
+/// has the issuer's keys.
+async fn wait_ready(stack: &[Workload]) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    for workload in stack {
+        let url = format!("http://{}/readyz", workload.admin);
+        loop {
+            let ready = http
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "{} did not become ready within {READY_TIMEOUT:?} ({url}); its log:\n{}",
+                    workload.name,
+                    child::tail(&workload.log, 20)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Records the stack, tells the user about it and waits for Ctrl-C,
+/// SIGTERM or a workload's death.
+async fn serve(data: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
+    let record = record(stack)?;
+    let path = data.join(StackFile::NAME);
+    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let credentials = Credentials::read(&data.join("auth").join("demo-credentials.json"))?;
+    print!("{}", summary(data, &record, &credentials));
+
+    let exits = stack.iter_mut().map(|w| {
+        let name = w.name;
+        Box::pin(async move { (name, w.child.wait().await) })
+    });
+    tokio::select! {
+        () = mesh::shutdown::signal() => {
+            println!("stopping the stack");
+            Ok(())
+        }
+        ((name, status), _, _) = futures_util::future::select_all(exits) => {
+            let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+            bail!("{name} exited unexpectedly ({status}); stopping the others. Its log: {}", data.join("logs").join(format!("{name}.log")).display())
+        }
+    }
+}
+
+/// Stops the workloads, the edge first and auth last.
+async fn stop_all(stack: Vec<Workload>) {
+    for workload in stack.into_iter().rev() {
+        let name = workload.name;
+        match workload.stop().await {
+            Ok(status) if status.success() => println!("stopped {name}"),
+            Ok(status) => println!("stopped {name} ({status})"),
+            Err(e) => eprintln!("could not stop {name}: {e:#}"),
+        }
+    }
+}
+
+fn record(stack: &[Workload]) -> anyhow::Result<StackFile> {
+    let gateway = stack
+        .iter()
+        .find(|w| w.name == "gateway")
+        .and_then(|w| w.https)
+        .context("the gateway's public address")?;
+    Ok(StackFile {
+        gateway: format!("https://{gateway}"),
+        processes: stack
+            .iter()
+            .map(|w| ProcessEntry {
+                name: w.name.to_owned(),
+                pid: w.pid,
+                grpc: w.grpc.to_string(),
+                metrics: format!("http://{}/metrics", w.admin),
+                https: w.https.map(|a| format!("https://{a}")),
+            })
+            .collect(),
+    })
+}
+
+/// What a person needs to use the running stack.
+fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String {
+    use std::fmt::Write;
+    let gw = &record.gateway;
+    let ca = data.join("certs").join("ca.pem");
+    let data_flag = if data == Path::new(".mesh") {
+        String::new()
+    } else {
+        format!(" --data-dir {}", data.display())
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nThe secure mesh is up. Data, certificates and logs: {}\n",
+        data.display()
+    );
+    let _ = writeln!(
+        out,
+        "  gateway    {gw}  (REST/JSON and gRPC; trust {})",
+        ca.display()
+    );
+    let _ = writeln!(out, "  OpenAPI    {gw}/openapi.json");
+    let _ = writeln!(out, "  OAuth      {gw}/oauth2/token\n");
+    let _ = writeln!(out, "  metrics");
+    for p in &record.processes {
+        let _ = writeln!(
+            out,
+            "    {:<9} {}   (gRPC, mTLS: {})",
+            p.name, p.metrics, p.grpc
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n  demo users (roles: alice, bob USER; maria MANAGER; ada ADMIN)"
+    );
+    for (user, password) in &credentials.users {
+        let _ = writeln!(out, "    {user:<9} password {password}");
+    }
+    let _ = writeln!(out, "  demo OAuth clients");
+    for (client, secret) in &credentials.clients {
+        let _ = writeln!(out, "    {client:<9} secret   {secret}");
+    }
+    let _ = writeln!(
+        out,
+        "\n  get a token   meshctl token{data_flag} --user alice"
+    );
+    let _ = writeln!(
+        out,
+        "  call the API  curl --cacert {} -H \"Authorization: Bearer $(meshctl token{data_flag} --user alice)\" {gw}/v1/accounts",
+        ca.display()
+    );
+    let _ = writeln!(out, "  walk through  meshctl demo{data_flag}");
+    let _ = writeln!(
+        out,
+        "  load test     meshctl load{data_flag} --scenario read --rate 200 --duration 10s\n"
+    );
+    let _ = writeln!(out, "Ready. Press Ctrl-C to stop.");
+    out
+}

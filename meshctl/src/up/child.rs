@@ -1,0 +1,194 @@
+//! One workload run by `meshctl up`: spawned in its own process group (so
+//! a Ctrl-C reaches `meshctl`, which stops the stack in order), its log
+//! kept in `<data-dir>/logs/<name>.log`, its addresses read from its own
+//! "serving" log lines, and stopped with SIGTERM, then SIGKILL.
+
+use std::{
+    fs::File,
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use nix::{sys::signal::Signal, unistd::Pid};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+};
+
+/// How long a workload may take to bind its ports.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a workload may take to drain after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A started workload and the addresses it reported.
+#[derive(Debug)]
+pub(crate) struct Workload {
+    pub(crate) name: &'static str,
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) grpc: SocketAddr,
+    pub(crate) admin: SocketAddr,
+    /// The HTTPS port of auth and the gateway.
+    pub(crate) https: Option<SocketAddr>,
+    pub(crate) log: PathBuf,
+}
+
+/// The addresses a workload logs once it listens.
+#[derive(Debug, Default)]
+struct Serving {
+    grpc: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+    https: Option<SocketAddr>,
+}
+
+impl Serving {
+    /// Takes what a JSON log line says; true once everything expected is known.
+    fn read(&mut self, line: &str, wants_https: bool) -> bool {
+        if let Ok(event) = serde_json::from_str::<Value>(line) {
+            let addr = |field: &str| event[field].as_str().and_then(|s| s.parse().ok());
+            match event["message"].as_str() {
+                Some("serving") => {
+                    self.grpc = addr("grpc");
+                    self.admin = addr("admin");
+                }
+                Some("serving HTTPS") => self.https = addr("https"),
+                _ => {}
+            }
+        }
+        self.grpc.is_some() && self.admin.is_some() && (!wants_https || self.https.is_some())
+    }
+}
+
+impl Workload {
+    /// Spawns `binary` with `env`, and waits until it logs where it serves.
+    pub(crate) async fn start(
+        name: &'static str,
+        binary: &Path,
+        env: &[(&str, String)],
+        logs: &Path,
+        wants_https: bool,
+    ) -> anyhow::Result<Self> {
+        let log = logs.join(format!("{name}.log"));
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let mut cmd = Command::new(binary);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .env("MESH_LOG_FORMAT", "json")
+            .env("OTEL_SERVICE_NAME", name)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(file.try_clone().context("log file handle")?)
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let pid = child.id().context("the child has no pid")?;
+        let stdout = child.stdout.take().context("piped stdout")?;
+
+        // Copy the log to the file, and report the addresses once known.
+        let (ready_tx, ready_rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let mut file = file;
+            let mut lines = BufReader::new(stdout).lines();
+            let mut serving = Serving::default();
+            let mut ready_tx = Some(ready_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = writeln!(file, "{line}");
+                if ready_tx.is_some() && serving.read(&line, wants_https) {
+                    let _ = ready_tx
+                        .take()
+                        .map(|tx| tx.send(std::mem::take(&mut serving)));
+                }
+            }
+        });
+
+        let serving = tokio::select! {
+            serving = ready_rx => serving.ok(),
+            () = tokio::time::sleep(START_TIMEOUT) => None,
+        };
+        let Some(serving) = serving else {
+            let status = match child.try_wait() {
+                Ok(Some(status)) => format!("exited ({status})"),
+                _ => format!("did not report its ports within {START_TIMEOUT:?}"),
+            };
+            let _ = child.start_kill();
+            bail!("{name} {status}; its log:\n{}", tail(&log, 20));
+        };
+        Ok(Self {
+            name,
+            child,
+            pid,
+            grpc: serving.grpc.context("grpc address")?,
+            admin: serving.admin.context("admin address")?,
+            https: serving.https,
+            log,
+        })
+    }
+
+    /// Sends SIGTERM and waits for the exit; SIGKILL after [`STOP_TIMEOUT`].
+    pub(crate) async fn stop(mut self) -> anyhow::Result<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Ok(status);
+        }
+        let pid = Pid::from_raw(i32::try_from(self.pid).context("pid")?);
+        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                eprintln!(
+                    "{} did not stop within {STOP_TIMEOUT:?} of SIGTERM; killing it",
+                    self.name
+                );
+                self.child.kill().await?;
+                Ok(self.child.wait().await?)
+            }
+        }
+    }
+}
+
+/// The last `n` lines of the file at `path`, for an error message.
+pub(crate) fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Serving;
+
+    #[test]
+    fn addresses_come_from_the_serving_lines() {
+        let mut serving = Serving::default();
+        assert!(!serving.read(r#"{"message":"starting"}"#, true));
+        assert!(!serving.read("not json", true));
+        assert!(!serving.read(
+            r#"{"message":"serving","grpc":"127.0.0.1:7001","admin":"127.0.0.1:9001"}"#,
+            true
+        ));
+        assert!(serving.read(
+            r#"{"message":"serving HTTPS","https":"127.0.0.1:7443"}"#,
+            true
+        ));
+        assert_eq!(serving.https.map(|a| a.port()), Some(7443));
+    }
+
+    #[test]
+    fn a_workload_without_https_is_ready_after_serving() {
+        let mut serving = Serving::default();
+        assert!(serving.read(
+            r#"{"message":"serving","grpc":"127.0.0.1:1","admin":"127.0.0.1:2"}"#,
+            false
+        ));
+    }
+}
