@@ -4,6 +4,7 @@
 
 mod certs;
 mod client;
+mod demo;
 mod token;
 mod up;
 
@@ -24,6 +25,8 @@ enum Command {
     Certs(certs::CertsArgs),
     /// Run the whole stack on this machine (no Docker) until Ctrl-C.
     Up(up::UpArgs),
+    /// Walk through the secure flows against a running stack, checking each step.
+    Demo(demo::DemoArgs),
     /// Print an access token for a demo user or client of a running stack.
     Token(token::TokenArgs),
 }
@@ -48,6 +51,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Certs(args) => certs::run(&args),
         Command::Up(args) => runtime()?.block_on(up::run(&args)),
+        Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Token(args) => runtime()?.block_on(token::run(&args)),
     }
 }
