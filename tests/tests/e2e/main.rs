@@ -13,3 +13,4 @@ mod routes;
 mod stack;
 mod support;
 mod traces;
+mod up;
