@@ -6,6 +6,7 @@
 
 mod binaries;
 mod clients;
+mod compose;
 mod crash;
 mod gateway_e2e;
 mod observability;

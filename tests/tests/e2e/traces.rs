@@ -21,11 +21,53 @@ use tonic::{Request, Response, Status};
 use crate::stack::Stack;
 
 /// One received span: (service, name, trace id, span id, parent span id).
-type Received = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
+pub(crate) type Received = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
 
+/// An OTLP/gRPC trace receiver keeping every span it is sent.
 #[derive(Debug, Clone, Default)]
-struct Collector {
+pub(crate) struct Collector {
     spans: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Collector {
+    /// Serves OTLP on `addr` (`127.0.0.1:0` for any port); returns the
+    /// collector and its endpoint URL.
+    pub(crate) async fn start(addr: &str) -> (Self, String) {
+        let collector = Self::default();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .unwrap_or_else(|e| panic!("bind the OTLP receiver to {addr}: {e}"));
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(collector.clone()))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (collector, endpoint)
+    }
+
+    /// Waits (bounded) until spans of trace `trace_id` (hex) have arrived
+    /// from every one of `services`, and returns that trace's spans.
+    pub(crate) async fn trace(&self, trace_id: &str, services: &[&str]) -> Option<Vec<Received>> {
+        let trace_id = hex(trace_id);
+        // Spans are exported in batches: wait (bounded) for all of them.
+        mesh::testing::eventually(Duration::from_secs(30), || async {
+            let spans: Vec<Received> = self
+                .spans
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|s| s.2 == trace_id)
+                .cloned()
+                .collect();
+            let seen: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
+            services
+                .iter()
+                .all(|name| seen.contains(name))
+                .then_some(spans)
+        })
+        .await
+    }
 }
 
 #[tonic::async_trait]
@@ -64,16 +106,7 @@ impl TraceService for Collector {
 
 #[tokio::test]
 async fn an_order_is_one_trace_across_every_hop() {
-    let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
+    let (collector, endpoint) = Collector::start("127.0.0.1:0").await;
     let s = Stack::start(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
@@ -105,25 +138,13 @@ async fn an_order_is_one_trace_across_every_hop() {
     let reply = s.rest(&head, &body).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 
-    let trace_id = hex("4bf92f3577b34da6a3ce929d0e0e4736");
-    // Spans are exported in batches: wait (bounded) for all four services.
-    let spans = mesh::testing::eventually(Duration::from_secs(30), || async {
-        let spans: Vec<Received> = collector
-            .spans
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|s| s.2 == trace_id)
-            .cloned()
-            .collect();
-        let services: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
-        ["gateway", "orders", "payments", "accounts"]
-            .iter()
-            .all(|name| services.contains(name))
-            .then_some(spans)
-    })
-    .await
-    .expect("spans of every hop in the client's trace");
+    let spans = collector
+        .trace(
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            &["gateway", "orders", "payments", "accounts"],
+        )
+        .await
+        .expect("spans of every hop in the client's trace");
 
     let by_id: HashMap<&[u8], &Received> = spans.iter().map(|s| (s.3.as_slice(), s)).collect();
     let parent_service = |span: &Received| by_id.get(span.4.as_slice()).map(|p| p.0.clone());
