@@ -156,11 +156,27 @@ impl Workload {
     }
 }
 
-/// The last `n` lines of the file at `path`, for an error message.
+/// The last `n` lines of the file at `path`, for an error message, without
+/// backtrace frames (they bury the error itself).
 pub(crate) fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            let line = line.trim_start();
+            let frame = line.split_once(':').is_some_and(|(number, _)| {
+                !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+            });
+            !(frame || line.starts_with("at ") || line == "Stack backtrace:")
+        })
+        .collect();
+    let mut tail = lines[lines.len().saturating_sub(n)..].join("\n");
+    if text.contains("Address already in use") {
+        tail.push_str(
+            "\n(a port is taken: is another stack running? `meshctl up --ephemeral-ports` lets the kernel choose)",
+        );
+    }
+    tail
 }
 
 #[cfg(test)]
@@ -181,6 +197,21 @@ mod tests {
             true
         ));
         assert_eq!(serving.https.map(|a| a.port()), Some(7443));
+    }
+
+    #[test]
+    fn the_tail_of_a_log_leaves_out_backtrace_frames() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("auth.log");
+        std::fs::write(
+            &log,
+            "Error: --listen 127.0.0.1:7001: cannot listen: Address already in use\n\nStack backtrace:\n   0: main\n             at ./src/main.rs:4:5\n  12: _start\n",
+        )
+        .expect("write");
+        let tail = super::tail(&log, 20);
+        assert!(tail.starts_with("Error: --listen 127.0.0.1:7001"), "{tail}");
+        assert!(!tail.contains("_start") && !tail.contains("main.rs"), "{tail}");
+        assert!(tail.contains("--ephemeral-ports"), "{tail}");
     }
 
     #[test]
