@@ -116,6 +116,19 @@ pub fn record_trace_id(span: &tracing::Span) {
     }
 }
 
+/// `error` and its sources on one line (`outer: cause: root cause`), for
+/// logging an error whose details must not reach the caller.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The span's trace id, when tracing is on.
 pub(crate) fn trace_id(span: &tracing::Span) -> Option<String> {
     PROVIDER.get()?;

@@ -100,21 +100,9 @@ impl From<Error> for Status {
                 )
             }
             Error::Upstream(_) | Error::Open { .. } | Error::Store(_) | Error::Corrupt(_) => {
-                tracing::error!(error = %chain(&error), "request failed");
+                tracing::error!(error = %mesh::telemetry::error_chain(&error), "request failed");
                 Status::internal("internal error")
             }
         }
     }
-}
-
-/// `error` and its sources, for the log.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -85,7 +85,7 @@ impl OrdersService {
             Ok(order) => order,
             // Written PENDING; the resumer (or a retry) settles it.
             Err(error @ Error::Payments { .. }) => {
-                tracing::warn!(order = %id, error = %crate::error::chain(&error), "order left pending");
+                tracing::warn!(order = %id, error = %mesh::telemetry::error_chain(&error), "order left pending");
                 self.store.order(&id).await?.ok_or(Error::NotFound)?
             }
             Err(error) => return Err(error),

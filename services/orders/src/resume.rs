@@ -16,8 +16,9 @@ use std::{sync::Weak, time::Duration};
 use mesh::jwt::WorkloadCredentials;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
+use mesh::telemetry::error_chain as chain;
+
 use crate::{
-    error::chain,
     handlers::OrdersService,
     store::{OrderRow, State},
 };
