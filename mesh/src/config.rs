@@ -161,6 +161,11 @@ pub struct Limits {
     #[arg(long, env = "MESH_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
 
+    /// A public (HTTPS) connection with no request in progress for this long
+    /// is closed; its first request must start within --handshake-timeout.
+    #[arg(long, env = "MESH_IDLE_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
     /// Handshakes in progress at once; new connections past it are dropped.
     #[arg(long, env = "MESH_MAX_PENDING_HANDSHAKES", default_value_t = 512)]
     pub max_pending_handshakes: usize,
@@ -180,6 +185,7 @@ impl Default for Limits {
             max_local_error_reset_streams: 256,
             request_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(120),
             max_pending_handshakes: 512,
             shutdown_grace: Duration::from_secs(10),
         }

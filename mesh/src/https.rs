@@ -6,7 +6,9 @@
 //! presents one, its verified identity reaches handlers as the [`ConnInfo`]
 //! request extension, exactly as on the gRPC port.
 
-use std::{future::Future, io, sync::Arc};
+mod idle;
+
+use std::{convert::Infallible, future::Future, io, sync::Arc};
 
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -54,6 +56,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;
+    let idle_timeout = limits.idle_timeout;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(https = %addr, "serving HTTPS");
     }
@@ -114,16 +117,40 @@ pub async fn serve(
                 remote_addr,
                 peer: Arc::new(peer),
             };
-            let service = app.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(info.clone());
-                req
-            });
+            // Every request holds the connection's activity guard until its
+            // response body is gone, so the watchdog never cuts one short.
+            let activity = idle::Activity::new();
+            let service = {
+                let activity = activity.clone();
+                tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(info.clone());
+                    let in_flight = activity.start();
+                    let app = app.clone();
+                    async move {
+                        let response = app.oneshot(req).await?;
+                        Ok::<_, Infallible>(response.map(|body| {
+                            axum::body::Body::new(http_body_util::BodyExt::map_frame(
+                                body,
+                                move |frame| {
+                                    let _in_flight = &in_flight;
+                                    frame
+                                },
+                            ))
+                        }))
+                    }
+                })
+            };
             let conn = builder.serve_connection_with_upgrades(
                 TokioIo::new(stream),
                 TowerToHyperService::new(service),
             );
-            if let Err(error) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%remote_addr, %error, "connection ended with an error");
+            tokio::select! {
+                result = watcher.watch(conn.into_owned()) => if let Err(error) = result {
+                    tracing::debug!(%remote_addr, %error, "connection ended with an error");
+                },
+                () = idle::expired(&activity, timeout, idle_timeout) => {
+                    tracing::debug!(%remote_addr, "closed an idle connection");
+                }
             }
         });
     }

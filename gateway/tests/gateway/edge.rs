@@ -147,8 +147,11 @@ async fn case_38_malformed_bodies_get_a_clear_400() {
 
 #[tokio::test]
 async fn case_36_slow_clients_are_disconnected() {
-    let s =
-        Stack::start_with(|a| a.mesh.limits.handshake_timeout = Duration::from_millis(500)).await;
+    let s = Stack::start_with(|a| {
+        a.mesh.limits.handshake_timeout = Duration::from_millis(500);
+        a.mesh.limits.idle_timeout = Duration::from_millis(500);
+    })
+    .await;
     // A TLS handshake that never starts.
     let mut tcp = tokio::net::TcpStream::connect(s.public)
         .await
@@ -163,9 +166,8 @@ async fn case_36_slow_clients_are_disconnected() {
     // Headers that never finish.
     let mut config = (*raw_client_config(&ClientCert::None, &s.pki.dir().ca_cert())).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut tls = tls_connect(std::sync::Arc::new(config), s.public)
-        .await
-        .expect("TLS");
+    let h1 = std::sync::Arc::new(config);
+    let mut tls = tls_connect(h1.clone(), s.public).await.expect("TLS");
     tls.write_all(b"GET /v1/orders HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         .await
         .expect("write");
@@ -173,4 +175,38 @@ async fn case_36_slow_clients_are_disconnected() {
     let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the slow request was not closed");
     assert_eq!(s.orders.calls(), 0);
+
+    // A finished handshake, then nothing (over h2 and HTTP/1.1).
+    for alpn in [b"h2".to_vec(), b"http/1.1".to_vec()] {
+        let mut config = (*raw_client_config(&ClientCert::None, &s.pki.dir().ca_cert())).clone();
+        config.alpn_protocols = vec![alpn.clone()];
+        let mut tls = tls_connect(std::sync::Arc::new(config), s.public)
+            .await
+            .expect("TLS");
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
+        assert!(
+            closed.is_ok(),
+            "a silent TLS connection ({}) was not closed",
+            String::from_utf8_lossy(&alpn)
+        );
+    }
+
+    // A kept-alive HTTP/1.1 connection with nothing in flight.
+    let mut tls = tls_connect(h1, s.public).await.expect("TLS");
+    tls.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut answer)).await;
+    assert!(
+        closed.is_ok(),
+        "the idle keep-alive connection was not closed"
+    );
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "the request before going idle was answered: {}",
+        String::from_utf8_lossy(&answer[..answer.len().min(100)])
+    );
 }

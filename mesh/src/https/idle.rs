@@ -1,0 +1,131 @@
+//! Closing public connections that hold a socket without using it: a
+//! client that finishes the TLS handshake and never sends a request, or
+//! keeps a connection open with nothing in flight. hyper's header timeout
+//! only covers a request that has begun, so each connection gets a
+//! watchdog that knows, through a guard held by every request until its
+//! response body is gone, whether anything is in progress.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+/// What is happening on one connection.
+#[derive(Debug)]
+pub(super) struct Activity {
+    opened: Instant,
+    in_flight: AtomicUsize,
+    /// When the last request started or finished, in ms since `opened`;
+    /// `u64::MAX` until the first request.
+    last: AtomicU64,
+}
+
+/// Held by a request (and its response body) while it is in progress.
+#[derive(Debug)]
+pub(super) struct InFlight(Arc<Activity>);
+
+impl Activity {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last: AtomicU64::new(u64::MAX),
+        })
+    }
+
+    /// A request begins; it is in progress until the guard is dropped.
+    pub(super) fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.touch();
+        InFlight(self.clone())
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.last.store(ms, Ordering::Release);
+    }
+
+    /// When the connection is to be closed if nothing happens before:
+    /// `first` after opening until a request came, then `idle` after the
+    /// last request ended. `None` while a request is in progress.
+    fn deadline(&self, first: Duration, idle: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(match self.last.load(Ordering::Acquire) {
+            u64::MAX => self.opened + first,
+            ms => self.opened + Duration::from_millis(ms) + idle,
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Completes when the connection has been idle past its deadline. While a
+/// request is in progress it looks again after `idle`.
+pub(super) async fn expired(activity: &Activity, first: Duration, idle: Duration) {
+    loop {
+        match activity.deadline(first, idle) {
+            Some(deadline) if deadline <= Instant::now() => return,
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => tokio::time::sleep(idle).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Activity, expired};
+
+    const FIRST: Duration = Duration::from_secs(5);
+    const IDLE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_without_a_request_expires_after_the_first_timeout() {
+        let activity = Activity::new();
+        let start = tokio::time::Instant::now();
+        expired(&activity, FIRST, IDLE).await;
+        assert_eq!(start.elapsed(), FIRST);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_progress_keeps_the_connection() {
+        let activity = Activity::new();
+        let guard = activity.start();
+        let watchdog = tokio::spawn({
+            let activity = activity.clone();
+            async move { expired(&activity, FIRST, IDLE).await }
+        });
+        tokio::time::sleep(IDLE * 3).await;
+        assert!(!watchdog.is_finished(), "closed with a request in progress");
+        let ended = tokio::time::Instant::now();
+        drop(guard);
+        watchdog.await.expect("watchdog");
+        assert!(ended.elapsed() >= IDLE, "closed before the idle timeout");
+        assert!(ended.elapsed() <= IDLE * 2);
+    }
+
+    #[test]
+    fn the_deadline_moves_with_each_request() {
+        let activity = Activity::new();
+        let first = activity.deadline(FIRST, IDLE).expect("idle");
+        drop(activity.start());
+        let after = activity.deadline(FIRST, IDLE).expect("idle");
+        assert!(
+            after >= first - FIRST + IDLE,
+            "idle timeout counts from the last request"
+        );
+    }
+}
