@@ -12,6 +12,11 @@
 //! Everything lives under the data directory: `certs/`, each workload's
 //! database (`auth/`, `accounts/`, ...) and `logs/`, so a second run keeps
 //! its identities, keys, credentials and data.
+//!
+//! The workloads run in their own process group, so a Ctrl-C in the
+//! terminal reaches only `meshctl`, which stops them edge first. If
+//! `meshctl` itself is killed with SIGKILL they keep running; a later
+//! `meshctl up` on the same data directory refuses to start and names them.
 
 mod child;
 
