@@ -5,6 +5,7 @@
 mod certs;
 mod client;
 mod demo;
+mod load;
 mod token;
 mod up;
 
@@ -29,6 +30,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print an access token for a demo user or client of a running stack.
     Token(token::TokenArgs),
+    /// Load-test a running stack: through the gateway (gRPC, REST, abuse) or straight to a service.
+    Load(load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +56,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Up(args) => runtime()?.block_on(up::run(&args)),
         Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Token(args) => runtime()?.block_on(token::run(&args)),
+        Command::Load(args) => runtime()?.block_on(load::run(&args)),
     }
 }

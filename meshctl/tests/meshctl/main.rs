@@ -1,3 +1,4 @@
 //! Tests of the `meshctl` binary.
 
 mod certs;
+mod load;

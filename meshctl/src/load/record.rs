@@ -1,0 +1,418 @@
+//! Recording what each request did, cheaply enough not to slow the run:
+//! workers write into a few mutex-guarded shards (worker `w` into shard
+//! `w % shards`, so two workers rarely meet on one lock), each holding HDR
+//! histograms and outcome counts. Once a second the collector drains the
+//! shards' interval histograms into one point of the time series; at the
+//! end the shards are merged into the totals the report is made of.
+
+use std::{
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use hdrhistogram::Histogram;
+use tonic::Code;
+
+/// Latencies are recorded in microseconds, up to an hour, to 3 significant digits.
+const MAX_MICROS: u64 = 3_600_000_000;
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// A latency histogram with the bounds every recorder shares.
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, SIGNIFICANT_DIGITS)
+        .expect("constant histogram bounds are valid")
+}
+
+/// What a request was meant to test. Plain scenarios send only
+/// [`Kind::Request`]; the abuse scenario mixes the other three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    /// An ordinary, valid call.
+    Request,
+    /// A token signed by a key auth never published.
+    Forged,
+    /// A token whose `exp` is in the past (also forged, see `abuse`).
+    Expired,
+    /// A valid token sent faster than its subject's rate limit.
+    OverQuota,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Forged => "forged-token",
+            Self::Expired => "expired-token",
+            Self::OverQuota => "over-quota",
+        }
+    }
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// A gRPC status (`OK` included).
+    Grpc(Code),
+    /// An HTTP status.
+    Http(u16),
+    /// An order came back, but not paid (declined, or still pending).
+    NotPaid,
+    /// No answer within `--timeout`.
+    Timeout,
+    /// The connection failed before an answer (REST; gRPC reports these
+    /// as `UNAVAILABLE` or `UNKNOWN`).
+    Connection,
+}
+
+impl Status {
+    /// The name reports use: gRPC code names, `HTTP 429`, ...
+    pub(crate) fn label(self) -> String {
+        match self {
+            Self::Grpc(code) => code_name(code).to_owned(),
+            Self::Http(status) => format!("HTTP {status}"),
+            Self::NotPaid => "ORDER_NOT_PAID".to_owned(),
+            Self::Timeout => "CLIENT_TIMEOUT".to_owned(),
+            Self::Connection => "CONNECTION_ERROR".to_owned(),
+        }
+    }
+
+    /// Reports list gRPC codes in numeric order, then HTTP statuses, then the rest.
+    fn order(self) -> (u8, i32) {
+        match self {
+            Self::Grpc(code) => (0, code as i32),
+            Self::Http(status) => (1, i32::from(status)),
+            Self::NotPaid => (2, 0),
+            Self::Timeout => (3, 0),
+            Self::Connection => (4, 0),
+        }
+    }
+}
+
+/// The canonical upper-case name of a gRPC status code.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Whether an outcome is what the run wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Served.
+    Ok,
+    /// Refused, as the mesh should (abuse scenario).
+    Expected,
+    /// Anything else, including an abusive request that got through.
+    Error,
+}
+
+impl Class {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Expected => "expected",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// What was sent and how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) kind: Kind,
+    pub(crate) status: Status,
+}
+
+impl Outcome {
+    pub(crate) fn new(kind: Kind, status: Status) -> Self {
+        Self { kind, status }
+    }
+
+    /// Ok, expected refusal, or error.
+    pub(crate) fn class(self) -> Class {
+        let served = matches!(
+            self.status,
+            Status::Grpc(Code::Ok) | Status::Http(200..=299)
+        );
+        let refused = matches!(
+            self.status,
+            Status::Grpc(Code::Unauthenticated | Code::ResourceExhausted) | Status::Http(401 | 429)
+        );
+        let throttled = matches!(
+            self.status,
+            Status::Grpc(Code::ResourceExhausted) | Status::Http(429)
+        );
+        match self.kind {
+            Kind::Request if served => Class::Ok,
+            // A forged or expired token must never be served; a refusal for
+            // its signature or by the per-IP limit both protect the mesh.
+            Kind::Forged | Kind::Expired if refused => Class::Expected,
+            Kind::OverQuota if served => Class::Ok,
+            Kind::OverQuota if throttled => Class::Expected,
+            _ => Class::Error,
+        }
+    }
+}
+
+/// One finished request, as a worker hands it to the recorder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub(crate) outcome: Outcome,
+    /// From the intended send time (open loop) or the send (closed loop).
+    pub(crate) latency: Duration,
+    /// From the moment the request actually left.
+    pub(crate) service: Duration,
+    /// The send waited for a free slot under the in-flight cap.
+    pub(crate) delayed: bool,
+    /// Sent during the warm-up: counted, not measured.
+    pub(crate) warmup: bool,
+}
+
+struct Shard {
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+    /// Latencies since the collector's last tick.
+    interval: Histogram<u64>,
+    interval_errors: u64,
+    outcomes: Vec<(Outcome, u64)>,
+    delayed: u64,
+    warmup: u64,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Self {
+            latency: histogram(),
+            service: histogram(),
+            interval: histogram(),
+            interval_errors: 0,
+            outcomes: Vec::new(),
+            delayed: 0,
+            warmup: 0,
+        }
+    }
+}
+
+/// One second of the run, as the collector saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Second {
+    /// Seconds since the measured part began.
+    pub(crate) second: u64,
+    /// Requests that ended during this second.
+    pub(crate) completed: u64,
+    pub(crate) errors: u64,
+    pub(crate) p50_us: u64,
+    pub(crate) p99_us: u64,
+    pub(crate) max_us: u64,
+}
+
+/// Everything recorded, merged.
+#[derive(Debug)]
+pub(crate) struct Totals {
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) service: Histogram<u64>,
+    /// Distinct outcomes with their counts, sorted.
+    pub(crate) outcomes: Vec<(Outcome, u64)>,
+    pub(crate) delayed: u64,
+    pub(crate) warmup: u64,
+}
+
+/// The shards workers record into.
+pub(crate) struct Recorder {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}
+
+impl Recorder {
+    /// A recorder with `shards` shards (at least one).
+    pub(crate) fn new(shards: usize) -> Self {
+        Self {
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Shard::new()))
+                .collect(),
+        }
+    }
+
+    fn shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i % self.shards.len()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `sample` from worker `worker`.
+    pub(crate) fn record(&self, worker: usize, sample: Sample) {
+        let mut shard = self.shard(worker);
+        if sample.warmup {
+            shard.warmup += 1;
+            return;
+        }
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let latency = micros(sample.latency);
+        shard.latency.saturating_record(latency);
+        shard.interval.saturating_record(latency);
+        shard.service.saturating_record(micros(sample.service));
+        if sample.outcome.class() == Class::Error {
+            shard.interval_errors += 1;
+        }
+        shard.delayed += u64::from(sample.delayed);
+        match shard
+            .outcomes
+            .iter_mut()
+            .find(|(o, _)| *o == sample.outcome)
+        {
+            Some((_, count)) => *count += 1,
+            None => shard.outcomes.push((sample.outcome, 1)),
+        }
+    }
+
+    /// Drains what ended since the last tick into point `second` of the series.
+    pub(crate) fn tick(&self, second: u64) -> Second {
+        let mut merged = histogram();
+        let mut errors = 0;
+        for i in 0..self.shards.len() {
+            let mut shard = self.shard(i);
+            merged
+                .add(&shard.interval)
+                .expect("histograms share their bounds");
+            shard.interval.reset();
+            errors += std::mem::take(&mut shard.interval_errors);
+        }
+        Second {
+            second,
+            completed: merged.len(),
+            errors,
+            p50_us: merged.value_at_quantile(0.5),
+            p99_us: merged.value_at_quantile(0.99),
+            max_us: merged.max(),
+        }
+    }
+
+    /// Merges every shard.
+    pub(crate) fn totals(&self) -> Totals {
+        let mut totals = Totals {
+            latency: histogram(),
+            service: histogram(),
+            outcomes: Vec::new(),
+            delayed: 0,
+            warmup: 0,
+        };
+        for i in 0..self.shards.len() {
+            let shard = self.shard(i);
+            totals
+                .latency
+                .add(&shard.latency)
+                .expect("histograms share their bounds");
+            totals
+                .service
+                .add(&shard.service)
+                .expect("histograms share their bounds");
+            for &(outcome, count) in &shard.outcomes {
+                match totals.outcomes.iter_mut().find(|(o, _)| *o == outcome) {
+                    Some((_, total)) => *total += count,
+                    None => totals.outcomes.push((outcome, count)),
+                }
+            }
+            totals.delayed += shard.delayed;
+            totals.warmup += shard.warmup;
+        }
+        totals
+            .outcomes
+            .sort_by_key(|(o, _)| (o.kind, o.status.order()));
+        totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(kind: Kind, status: Status, millis: u64) -> Sample {
+        Sample {
+            outcome: Outcome::new(kind, status),
+            latency: Duration::from_millis(millis),
+            service: Duration::from_millis(millis / 2),
+            delayed: millis > 100,
+            warmup: false,
+        }
+    }
+
+    #[test]
+    fn shards_merge_into_totals_and_ticks_drain_intervals() {
+        let recorder = Recorder::new(3);
+        for (w, ms) in [10, 20, 30, 200].into_iter().enumerate() {
+            recorder.record(w, sample(Kind::Request, Status::Grpc(Code::Ok), ms));
+        }
+        recorder.record(1, sample(Kind::Request, Status::Grpc(Code::Unavailable), 5));
+        let warm = Sample {
+            warmup: true,
+            ..sample(Kind::Request, Status::Grpc(Code::Ok), 1)
+        };
+        recorder.record(0, warm);
+
+        let first = recorder.tick(0);
+        assert_eq!((first.completed, first.errors), (5, 1));
+        assert!(
+            first.max_us >= 200_000 && first.p50_us >= 19_000,
+            "{first:?}"
+        );
+        let empty = recorder.tick(1);
+        assert_eq!((empty.completed, empty.errors, empty.max_us), (0, 0, 0));
+
+        let totals = recorder.totals();
+        assert_eq!(totals.latency.len(), 5);
+        assert!(totals.service.equivalent(totals.service.max(), 100_000));
+        assert_eq!((totals.delayed, totals.warmup), (1, 1));
+        assert_eq!(
+            totals.outcomes,
+            vec![
+                (Outcome::new(Kind::Request, Status::Grpc(Code::Ok)), 4),
+                (
+                    Outcome::new(Kind::Request, Status::Grpc(Code::Unavailable)),
+                    1
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn refusals_are_expected_only_for_abusive_requests() {
+        let o = |kind, status| Outcome::new(kind, status).class();
+        let unauth = Status::Grpc(Code::Unauthenticated);
+        assert_eq!(o(Kind::Request, unauth), Class::Error);
+        assert_eq!(o(Kind::Forged, unauth), Class::Expected);
+        assert_eq!(o(Kind::Expired, Status::Http(429)), Class::Expected);
+        assert_eq!(o(Kind::Forged, Status::Grpc(Code::Ok)), Class::Error);
+        assert_eq!(o(Kind::OverQuota, Status::Grpc(Code::Ok)), Class::Ok);
+        assert_eq!(o(Kind::OverQuota, Status::Http(429)), Class::Expected);
+        assert_eq!(o(Kind::OverQuota, unauth), Class::Error);
+        assert_eq!(o(Kind::Request, Status::Http(204)), Class::Ok);
+        assert_eq!(o(Kind::Request, Status::NotPaid), Class::Error);
+        assert_eq!(
+            Status::Grpc(Code::ResourceExhausted).label(),
+            "RESOURCE_EXHAUSTED"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The report for people: the numbers of [`Report`] as aligned text, with
+//! a hint where a number usually means a setting of the stack or the run.
+
+use std::fmt::Write as _;
+
+use super::report::{Report, ms};
+
+/// The human report.
+pub(crate) fn human(r: &Report) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    let pacing = match r.rate {
+        Some(rate) => format!(
+            "open loop at {rate} req/s, at most {} in flight",
+            r.concurrency
+        ),
+        None => format!("closed loop, {} workers", r.concurrency),
+    };
+    line(format!(
+        "meshctl load: {} to {} ({pacing}, {} connections)",
+        r.scenario, r.target, r.connections
+    ));
+    line(String::new());
+    let c = &r.requests;
+    line("requests".to_owned());
+    if let Some(intended) = c.intended {
+        line(format!("  {:<12}{intended:>10}", "intended"));
+    }
+    for (label, value, note) in [
+        ("sent", c.sent, ""),
+        ("completed", c.completed, ""),
+        ("ok", c.ok, ""),
+        ("expected", c.expected, "  (refusals the scenario asks for)"),
+        ("errors", c.errors, ""),
+        ("timeouts", c.timeouts, "  (no answer within --timeout)"),
+        ("delayed", c.delayed, "  (waited for the in-flight cap)"),
+        ("not sent", c.not_sent, "  (the cap stayed full to the end)"),
+        ("warm-up", c.warmup, "  (sent, not measured)"),
+    ] {
+        line(format!("  {label:<12}{value:>10}{note}"));
+    }
+    line(format!("  {:<12}{:>10.3} s", "duration", r.duration_s));
+    line(format!(
+        "  {:<12}{:>10.1} req/s",
+        "throughput", r.throughput_rps
+    ));
+    line(String::new());
+    let from = if r.rate.is_some() {
+        "from the intended send time"
+    } else {
+        "from the send"
+    };
+    line(format!("latency ({from})"));
+    for (label, us) in r.latency_us.rows() {
+        line(format!("  {label:<12}{:>10} ms", ms(us)));
+    }
+    let s = &r.service_time_us;
+    line(format!(
+        "service time (from the actual send): p50 {} ms, p99 {} ms, max {} ms",
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.max)
+    ));
+    for (title, map) in [
+        ("errors by status", &r.errors_by_status),
+        ("expected refusals by status", &r.expected_by_status),
+    ] {
+        if !map.is_empty() {
+            line(String::new());
+            line(title.to_owned());
+            for (status, count) in map {
+                line(format!("  {status:<22}{count:>10}"));
+            }
+        }
+    }
+    if r.outcomes.iter().any(|o| o.kind != "request") {
+        line(String::new());
+        line("by kind".to_owned());
+        for o in &r.outcomes {
+            line(format!(
+                "  {:<15}{:<22}{:<10}{:>10}",
+                o.kind, o.status, o.class, o.count
+            ));
+        }
+    }
+    line(String::new());
+    line(format!(
+        "client CPU    user {:.3} s, system {:.3} s, {:.1} µs per request",
+        r.cpu.user_s, r.cpu.system_s, r.cpu.per_request_us
+    ));
+    for hint in hints(r) {
+        line(format!("hint: {hint}"));
+    }
+    out
+}
+
+/// What a reader probably wants to know about these numbers.
+fn hints(r: &Report) -> Vec<String> {
+    let mut hints = Vec::new();
+    let throttled = ["RESOURCE_EXHAUSTED", "HTTP 429"]
+        .iter()
+        .filter_map(|s| r.errors_by_status.get(*s))
+        .sum::<u64>();
+    if throttled > 0 && r.scenario != "direct" {
+        hints.push(format!(
+            "{throttled} requests were rate-limited: the gateway allows 50/s per subject (GATEWAY_RATE_SUBJECT) and 1000/s per client (GATEWAY_RATE_CLIENT) by default; raise them for load runs"
+        ));
+    }
+    let served_abuse: u64 = r
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.kind, "forged-token" | "expired-token") && o.status == "OK")
+        .map(|o| o.count)
+        .sum();
+    if served_abuse > 0 {
+        hints.push(format!(
+            "SECURITY: {served_abuse} requests with a forged or expired token were served"
+        ));
+    }
+    if r.requests.delayed > 0 || r.requests.not_sent > 0 {
+        let mut text = String::new();
+        let _ = write!(
+            text,
+            "the in-flight cap (--concurrency {}) was reached: {} sends waited",
+            r.concurrency, r.requests.delayed
+        );
+        if r.requests.not_sent > 0 {
+            let _ = write!(text, " and {} were never sent", r.requests.not_sent);
+        }
+        text.push_str("; their wait is in their latency");
+        hints.push(text);
+    }
+    hints
+}
