@@ -135,7 +135,8 @@ pub(crate) async fn run(args: &LoadArgs) -> anyhow::Result<()> {
     let recorder = Arc::new(Recorder::new(shards.min(schedule.workers)));
     let visible = !args.json && std::io::stderr().is_terminal();
     let bar = progress::Progress::new(visible, (schedule.warmup + schedule.duration).as_secs());
-    let t0 = Instant::now();
+    // A moment's lead lets every worker be waiting when the first request is due.
+    let t0 = Instant::now() + Duration::from_millis(10);
     let (done, finished) = oneshot::channel();
     let collector = tokio::spawn(progress::collect(
         recorder.clone(),

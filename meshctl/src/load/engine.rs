@@ -170,6 +170,11 @@ impl<C: Call> Shared<C> {
     }
 }
 
+/// How late a worker may take up a due time before the send counts as
+/// delayed: the timer's resolution, so that scheduling noise is not
+/// reported as a full in-flight cap.
+const DELAY_SLACK: Duration = Duration::from_millis(1);
+
 #[derive(Debug, Clone, Copy)]
 struct Open {
     rate: f64,
@@ -194,8 +199,8 @@ async fn open_worker<C: Call>(w: usize, s: Arc<Shared<C>>, open: Open) -> Option
             // Never sent: the report counts it as intended but not sent.
             return last;
         }
-        // Every worker was busy when this was due: the cap was reached.
-        let delayed = now > due;
+        // No worker was free when this was due: the cap was reached.
+        let delayed = now > due + DELAY_SLACK;
         tokio::time::sleep_until(due).await;
         let warmup = i < open.warm;
         let done = s.send(w, i, due, delayed, warmup).await;

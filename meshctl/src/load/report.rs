@@ -116,7 +116,7 @@ pub(crate) struct OutcomeCount {
 pub(crate) struct Cpu {
     pub(crate) user_s: f64,
     pub(crate) system_s: f64,
-    /// Client CPU per measured request, in microseconds.
+    /// Client CPU per request sent (warm-up included, as is its CPU), in microseconds.
     pub(crate) per_request_us: f64,
 }
 
@@ -240,8 +240,9 @@ impl Report {
             cpu: Cpu {
                 user_s: round3(parts.cpu.0.as_secs_f64()),
                 system_s: round3(parts.cpu.1.as_secs_f64()),
-                per_request_us: if counts.sent > 0 {
-                    (cpu_total * 1e6 / counts.sent as f64 * 10.0).round() / 10.0
+                per_request_us: if counts.sent + counts.warmup > 0 {
+                    let all = (counts.sent + counts.warmup) as f64;
+                    (cpu_total * 1e6 / all * 10.0).round() / 10.0
                 } else {
                     0.0
                 },

@@ -135,3 +135,71 @@ fn hints(r: &Report) -> Vec<String> {
     }
     hints
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tonic::Code;
+
+    use super::*;
+    use crate::load::{
+        record::{Kind, Outcome, Recorder, Sample, Status},
+        report::Parts,
+    };
+
+    fn report(outcomes: &[(Kind, Status, u64)]) -> Report {
+        let recorder = Recorder::new(2);
+        for (i, &(kind, status, ms)) in outcomes.iter().enumerate() {
+            let latency = Duration::from_millis(ms);
+            let sample = Sample {
+                outcome: Outcome::new(kind, status),
+                latency,
+                service: latency,
+                delayed: false,
+                warmup: false,
+            };
+            recorder.record(i, sample);
+        }
+        let parts = Parts {
+            scenario: "abuse",
+            target: "127.0.0.1:8443".to_owned(),
+            rate: Some(10.0),
+            concurrency: 8,
+            connections: 1,
+            intended: Some(5),
+            elapsed: Duration::from_secs(2),
+            cpu: (Duration::from_millis(30), Duration::from_millis(10)),
+            series: Vec::new(),
+        };
+        Report::new(parts, &recorder.totals())
+    }
+
+    #[test]
+    fn counts_classes_and_text_come_from_one_report() {
+        let r = report(&[
+            (Kind::Forged, Status::Grpc(Code::Unauthenticated), 2),
+            (Kind::Expired, Status::Grpc(Code::Ok), 3),
+            (Kind::OverQuota, Status::Grpc(Code::ResourceExhausted), 1),
+            (Kind::OverQuota, Status::Timeout, 40),
+        ]);
+        let c = &r.requests;
+        assert_eq!((c.sent, c.completed, c.ok, c.expected), (4, 3, 0, 2));
+        assert_eq!((c.errors, c.timeouts, c.not_sent), (2, 1, 1));
+        assert_eq!(r.throughput_rps, 1.5);
+        assert_eq!(r.cpu.per_request_us, 10_000.0);
+        assert_eq!(r.errors_by_status.get("OK"), Some(&1));
+        assert_eq!(r.expected_by_status.get("RESOURCE_EXHAUSTED"), Some(&1));
+        assert!(r.latency_us.max >= 40_000 && r.latency_us.min >= 1_000);
+        assert_eq!(
+            (ms(40_015), ms(7)),
+            ("40.015".to_owned(), "0.007".to_owned())
+        );
+
+        let text = human(&r);
+        assert!(text.contains("  not sent             1"), "{text}");
+        assert!(text.contains(&format!("  max         {:>10} ms", ms(r.latency_us.max))));
+        assert!(text.contains("expired-token  OK"), "{text}");
+        assert!(text.contains("SECURITY: 1 requests with a forged or expired token"));
+    }
+}
