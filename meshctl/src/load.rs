@@ -7,14 +7,15 @@
 //! a schedule; [`connect`], [`tokens`] and [`setup`] get connections, a
 //! token that stays fresh, and a funded account; [`target`], [`rest`] and
 //! [`abuse`] build the scenario's requests; [`engine`] sends them on
-//! schedule while [`record`] and [`progress`] keep the numbers; [`report`],
-//! [`text`] and [`html`] present them.
+//! schedule while [`outcome`], [`record`] and [`progress`] keep the
+//! numbers; [`report`], [`text`] and [`html`] present them.
 
 mod abuse;
 mod args;
 mod connect;
 mod engine;
 mod html;
+mod outcome;
 mod progress;
 mod record;
 mod report;

@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tonic::metadata::{Ascii, MetadataValue};
 
 use super::{
-    record::{Kind, Outcome},
+    outcome::{Kind, Outcome},
     target::GrpcCall,
     tokens::Bearer,
 };

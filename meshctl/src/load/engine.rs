@@ -20,7 +20,10 @@ use std::{
 
 use tokio::{task::JoinSet, time::Instant};
 
-use super::record::{Kind, Outcome, Recorder, Sample, Status};
+use super::{
+    outcome::{Kind, Outcome, Status},
+    record::{Recorder, Sample},
+};
 
 /// How requests are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -8,7 +8,10 @@ use std::{collections::BTreeMap, time::Duration};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::record::{Class, Second, Status, Totals};
+use super::{
+    outcome::{Class, Status},
+    record::{Second, Totals},
+};
 
 /// The whole result of a run.
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,7 @@ use http::{Method, Request, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
 
-use super::{connect::Dialer, record::Status, target::OrderTemplate, tokens::Tokens};
+use super::{connect::Dialer, outcome::Status, target::OrderTemplate, tokens::Tokens};
 
 /// `POST /v1/orders` through the gateway.
 #[derive(Debug)]

@@ -20,7 +20,7 @@ use tonic::{
 use super::{
     abuse::Abuse,
     engine::Call,
-    record::{Kind, Outcome, Status},
+    outcome::{Kind, Outcome, Status},
     rest::RestCall,
     tokens::Tokens,
 };

@@ -144,7 +144,8 @@ mod tests {
 
     use super::*;
     use crate::load::{
-        record::{Kind, Outcome, Recorder, Sample, Status},
+        outcome::{Kind, Outcome, Status},
+        record::{Recorder, Sample},
         report::Parts,
     };
 
