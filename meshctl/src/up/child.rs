@@ -210,7 +210,10 @@ mod tests {
         .expect("write");
         let tail = super::tail(&log, 20);
         assert!(tail.starts_with("Error: --listen 127.0.0.1:7001"), "{tail}");
-        assert!(!tail.contains("_start") && !tail.contains("main.rs"), "{tail}");
+        assert!(
+            !tail.contains("_start") && !tail.contains("main.rs"),
+            "{tail}"
+        );
         assert!(tail.contains("--ephemeral-ports"), "{tail}");
     }
 
