@@ -9,15 +9,16 @@
 //!
 //! Every step checks its outcome; the command fails if any does not match.
 
-mod forge;
-
 use anyhow::Context;
 use clap::Args;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::client::{Gateway, StackArgs, Subject, error_text};
+use crate::{
+    client::{Gateway, StackArgs, Subject, error_text},
+    forge::Forger,
+};
 
 /// Flags of `meshctl demo`.
 #[derive(Debug, Args)]
@@ -239,7 +240,7 @@ async fn walk(gw: &Gateway, report: &mut Report, print: bool) -> anyhow::Result<
         return Ok(());
     }
 
-    let (trace_id, traceparent) = forge::traceparent();
+    let (trace_id, traceparent) = traceparent();
     let order = json!({
         "accountId": account,
         "currency": "EUR",
@@ -360,17 +361,46 @@ async fn walk(gw: &Gateway, report: &mut Report, print: bool) -> anyhow::Result<
         return Ok(());
     }
 
-    let forged = forge::token().context("forge a token")?;
+    let forged = Forger::generate()?.forge(&alice, "demo-forged", None)?;
     let reply = call(gw, Method::GET, "/v1/accounts", &forged, None, None).await?;
     let result = outcome(
         &reply,
         StatusCode::UNAUTHORIZED,
         format!(
-            "a token signed by an unknown key is refused: {} {}",
+            "alice's token re-signed by a key auth never published is refused: {} {}",
             reply.status,
             error_text(&reply.text)
         ),
     );
     step(report, "forged token", reply.status, result);
     Ok(())
+}
+
+/// A fresh W3C trace context: the trace id and the `traceparent` header
+/// (sampled) that starts a trace with it.
+fn traceparent() -> (String, String) {
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let span_id = uuid::Uuid::new_v4().simple().to_string();
+    let header = format!("00-{trace_id}-{}-01", &span_id[..16]);
+    (trace_id, header)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn traceparent_is_w3c_shaped() {
+        let (trace_id, header) = super::traceparent();
+        let parts: Vec<&str> = header.split('-').collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!(
+            (parts[0], parts[1], parts[3]),
+            ("00", trace_id.as_str(), "01")
+        );
+        assert_eq!((parts[1].len(), parts[2].len()), (32, 16));
+        assert!(
+            header[3..]
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_hexdigit())
+        );
+    }
 }

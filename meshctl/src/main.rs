@@ -5,6 +5,7 @@
 mod certs;
 mod client;
 mod demo;
+mod forge;
 mod load;
 mod token;
 mod up;
