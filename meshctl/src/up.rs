@@ -77,14 +77,19 @@ pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
     };
     let ports = Ports::new(args.ephemeral_ports);
 
+    // Ctrl-C is handled from here on, so that even one pressed while the
+    // workloads start stops those already running.
     let mut stack = Vec::new();
-    let started = start_all(data, &bin_dir, &certs_dir, &logs, &ports, &mut stack).await;
-    let outcome = match started {
-        Ok(()) => match wait_ready(&stack).await {
-            Ok(()) => serve(data, &mut stack).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let outcome = tokio::select! {
+        outcome = async {
+            start_all(data, &bin_dir, &certs_dir, &logs, &ports, &mut stack).await?;
+            wait_ready(&stack).await?;
+            serve(data, &mut stack).await
+        } => outcome,
+        () = mesh::shutdown::signal() => {
+            println!("stopping the stack");
+            Ok(())
+        }
     };
     stop_all(stack).await;
     let _ = std::fs::remove_file(data.join(StackFile::NAME));
@@ -230,8 +235,8 @@ async fn wait_ready(stack: &[Workload]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records the stack, tells the user about it and waits for Ctrl-C,
-/// SIGTERM or a workload's death.
+/// Records the stack, tells the user about it and waits until a workload
+/// dies (Ctrl-C and SIGTERM are the caller's business).
 async fn serve(data: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
     let record = record(stack)?;
     let path = data.join(StackFile::NAME);
@@ -244,16 +249,12 @@ async fn serve(data: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
         let name = w.name;
         Box::pin(async move { (name, w.child.wait().await) })
     });
-    tokio::select! {
-        () = mesh::shutdown::signal() => {
-            println!("stopping the stack");
-            Ok(())
-        }
-        ((name, status), _, _) = futures_util::future::select_all(exits) => {
-            let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-            bail!("{name} exited unexpectedly ({status}); stopping the others. Its log: {}", data.join("logs").join(format!("{name}.log")).display())
-        }
-    }
+    let ((name, status), _, _) = futures_util::future::select_all(exits).await;
+    let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+    bail!(
+        "{name} exited unexpectedly ({status}); stopping the others. Its log: {}",
+        data.join("logs").join(format!("{name}.log")).display()
+    )
 }
 
 /// Stops the workloads, the edge first and auth last.

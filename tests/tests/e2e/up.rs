@@ -234,3 +234,73 @@ async fn a_second_stack_on_the_same_data_dir_is_refused() {
     assert!(data.join("stack.json").exists());
     assert!(up.interrupt().await.success());
 }
+
+/// Processes whose environment names `data` (every workload `meshctl up`
+/// starts gets its data directories from there).
+fn processes_using(data: &Path) -> Vec<String> {
+    let needle = data.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            let environ = std::fs::read(e.path().join("environ")).ok()?;
+            String::from_utf8_lossy(&environ)
+                .contains(&needle)
+                .then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ctrl_c_while_the_stack_starts_leaves_no_workload_behind() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let data = scratch.path().join("mesh");
+    let mut child = Command::new(binary("meshctl"))
+        .args(["up", "--ephemeral-ports", "--data-dir"])
+        .arg(&data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn meshctl up");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // The last certificate line: the workloads are about to start.
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            if line.contains("loadgen") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("certificates within 60 s");
+    assert!(started, "meshctl up ended before starting the workloads");
+    let pid = child.id().expect("pid").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("meshctl up stopped within 60 s of Ctrl-C")
+        .expect("wait");
+    assert_eq!(
+        processes_using(&data),
+        Vec::<String>::new(),
+        "workloads left running"
+    );
+}
