@@ -30,7 +30,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use mesh::config::{ACCOUNTS, AUTH, GATEWAY, ORDERS, PAYMENTS};
 
-use self::child::Workload;
+use self::child::{Addrs, Workload};
 use crate::{
     certs::{self, CertsArgs},
     client::{Credentials, ProcessEntry, StackFile},
@@ -151,47 +151,61 @@ async fn start_all(
             ("MESH_ADMIN_LISTEN", ports.at(w.admin_port)),
         ]
     };
-    let start = |name: &'static str, env: Vec<(&'static str, String)>, https: bool| {
+    // Each workload joins `stack` as soon as it runs, before it is ready,
+    // so whatever happens next it is stopped with the others.
+    async fn launch(
+        stack: &mut Vec<Workload>,
+        name: &'static str,
+        bin_dir: &Path,
+        env: Vec<(&'static str, String)>,
+        logs: &Path,
+        https: bool,
+    ) -> anyhow::Result<Addrs> {
         let binary = bin_dir.join(name);
-        async move {
-            if !binary.exists() {
-                bail!(
-                    "{} is missing: build the workspace (`cargo build --workspace --bins`) or pass --bin-dir",
-                    binary.display()
-                );
-            }
-            Workload::start(name, &binary, &env, logs, https).await
+        if !binary.exists() {
+            bail!(
+                "{} is missing: build the workspace (`cargo build --workspace --bins`) or pass --bin-dir",
+                binary.display()
+            );
         }
-    };
+        stack.push(Workload::spawn(name, &binary, &env, logs, https)?);
+        stack.last_mut().expect("just pushed").wait_serving().await
+    }
 
     let mut env = common(AUTH);
     env.push(("AUTH_DATA_DIR", dir("auth")));
     env.push(("AUTH_HTTP_LISTEN", ports.at(AUTH_HTTPS_PORT)));
     env.push(("AUTH_ENABLE_PASSWORD_GRANT", "true".into()));
-    stack.push(start("auth", env, true).await?);
-    let auth_grpc = stack[0].grpc.to_string();
-    let auth_https = stack[0].https.context("auth's HTTPS address")?.to_string();
+    let auth = launch(stack, "auth", bin_dir, env, logs, true).await?;
+    let auth_grpc = auth.grpc.to_string();
+    let auth_https = auth.https.context("auth's HTTPS address")?.to_string();
 
     let mut env = common(ACCOUNTS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("ACCOUNTS_DATA_DIR", dir("accounts")));
-    stack.push(start("accounts", env, false).await?);
-    let accounts = stack[1].grpc.to_string();
+    let accounts = launch(stack, "accounts", bin_dir, env, logs, false)
+        .await?
+        .grpc
+        .to_string();
 
     let mut env = common(PAYMENTS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("PAYMENTS_DATA_DIR", dir("payments")));
     env.push(("ACCOUNTS_ADDR", accounts.clone()));
-    stack.push(start("payments", env, false).await?);
-    let payments = stack[2].grpc.to_string();
+    let payments = launch(stack, "payments", bin_dir, env, logs, false)
+        .await?
+        .grpc
+        .to_string();
 
     let mut env = common(ORDERS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("ORDERS_DATA_DIR", dir("orders")));
     env.push(("ACCOUNTS_ADDR", accounts.clone()));
     env.push(("PAYMENTS_ADDR", payments.clone()));
-    stack.push(start("orders", env, false).await?);
-    let orders = stack[3].grpc.to_string();
+    let orders = launch(stack, "orders", bin_dir, env, logs, false)
+        .await?
+        .grpc
+        .to_string();
 
     let mut env = common(GATEWAY);
     env.push(("MESH_AUTH_ADDR", auth_grpc));
@@ -200,7 +214,7 @@ async fn start_all(
     env.push(("ACCOUNTS_ADDR", accounts));
     env.push(("PAYMENTS_ADDR", payments));
     env.push(("ORDERS_ADDR", orders));
-    stack.push(start("gateway", env, true).await?);
+    launch(stack, "gateway", bin_dir, env, logs, true).await?;
     Ok(())
 }
 
@@ -212,7 +226,7 @@ async fn wait_ready(stack: &[Workload]) -> anyhow::Result<()> {
         .build()?;
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
     for workload in stack {
-        let url = format!("http://{}/readyz", workload.admin);
+        let url = format!("http://{}/readyz", workload.addrs()?.admin);
         loop {
             let ready = http
                 .get(&url)
@@ -270,23 +284,25 @@ async fn stop_all(stack: Vec<Workload>) {
 }
 
 fn record(stack: &[Workload]) -> anyhow::Result<StackFile> {
-    let gateway = stack
-        .iter()
-        .find(|w| w.name == "gateway")
-        .and_then(|w| w.https)
-        .context("the gateway's public address")?;
+    let mut gateway = None;
+    let mut processes = Vec::new();
+    for w in stack {
+        let addrs = w.addrs()?;
+        if w.name == "gateway" {
+            gateway = addrs.https;
+        }
+        processes.push(ProcessEntry {
+            name: w.name.to_owned(),
+            pid: w.pid,
+            grpc: addrs.grpc.to_string(),
+            metrics: format!("http://{}/metrics", addrs.admin),
+            https: addrs.https.map(|a| format!("https://{a}")),
+        });
+    }
+    let gateway = gateway.context("the gateway's public address")?;
     Ok(StackFile {
         gateway: format!("https://{gateway}"),
-        processes: stack
-            .iter()
-            .map(|w| ProcessEntry {
-                name: w.name.to_owned(),
-                pid: w.pid,
-                grpc: w.grpc.to_string(),
-                metrics: format!("http://{}/metrics", w.admin),
-                https: w.https.map(|a| format!("https://{a}")),
-            })
-            .collect(),
+        processes,
     })
 }
 

@@ -26,17 +26,25 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a workload may take to drain after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A started workload and the addresses it reported.
+/// A started workload and, once it serves, the addresses it reported.
 #[derive(Debug)]
 pub(crate) struct Workload {
     pub(crate) name: &'static str,
     pub(crate) child: Child,
     pub(crate) pid: u32,
+    pub(crate) log: PathBuf,
+    /// Sent by the log reader when the addresses are known.
+    ready: Option<oneshot::Receiver<Serving>>,
+    addrs: Option<Addrs>,
+}
+
+/// Where a workload serves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Addrs {
     pub(crate) grpc: SocketAddr,
     pub(crate) admin: SocketAddr,
     /// The HTTPS port of auth and the gateway.
     pub(crate) https: Option<SocketAddr>,
-    pub(crate) log: PathBuf,
 }
 
 /// The addresses a workload logs once it listens.
@@ -66,8 +74,10 @@ impl Serving {
 }
 
 impl Workload {
-    /// Spawns `binary` with `env`, and waits until it logs where it serves.
-    pub(crate) async fn start(
+    /// Spawns `binary` with `env`; [`Workload::wait_serving`] learns its
+    /// addresses. Returned at once, so the caller owns the process (and
+    /// stops it) even if it is interrupted while waiting.
+    pub(crate) fn spawn(
         name: &'static str,
         binary: &Path,
         env: &[(&str, String)],
@@ -112,27 +122,46 @@ impl Workload {
             }
         });
 
-        let serving = tokio::select! {
-            serving = ready_rx => serving.ok(),
-            () = tokio::time::sleep(START_TIMEOUT) => None,
-        };
-        let Some(serving) = serving else {
-            let status = match child.try_wait() {
-                Ok(Some(status)) => format!("exited ({status})"),
-                _ => format!("did not report its ports within {START_TIMEOUT:?}"),
-            };
-            let _ = child.start_kill();
-            bail!("{name} {status}; its log:\n{}", tail(&log, 20));
-        };
         Ok(Self {
             name,
             child,
             pid,
-            grpc: serving.grpc.context("grpc address")?,
-            admin: serving.admin.context("admin address")?,
-            https: serving.https,
             log,
+            ready: Some(ready_rx),
+            addrs: None,
         })
+    }
+
+    /// Waits until the workload logs where it serves (or exits, or takes
+    /// longer than [`START_TIMEOUT`]).
+    pub(crate) async fn wait_serving(&mut self) -> anyhow::Result<Addrs> {
+        if let Some(ready) = self.ready.take() {
+            let serving = tokio::select! {
+                serving = ready => serving.ok(),
+                () = tokio::time::sleep(START_TIMEOUT) => None,
+            };
+            self.addrs = serving.and_then(|s| {
+                Some(Addrs {
+                    grpc: s.grpc?,
+                    admin: s.admin?,
+                    https: s.https,
+                })
+            });
+        }
+        if let Some(addrs) = self.addrs {
+            return Ok(addrs);
+        }
+        let status = match self.child.try_wait() {
+            Ok(Some(status)) => format!("exited ({status})"),
+            _ => format!("did not report its ports within {START_TIMEOUT:?}"),
+        };
+        bail!("{} {status}; its log:\n{}", self.name, tail(&self.log, 20))
+    }
+
+    /// The addresses, once [`Workload::wait_serving`] succeeded.
+    pub(crate) fn addrs(&self) -> anyhow::Result<Addrs> {
+        self.addrs
+            .with_context(|| format!("{} has not reported its addresses", self.name))
     }
 
     /// Sends SIGTERM and waits for the exit; SIGKILL after [`STOP_TIMEOUT`].
