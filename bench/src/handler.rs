@@ -111,9 +111,9 @@ mod tests {
     async fn other_ids_are_not_found_and_bad_ids_invalid() {
         let other = get("1b2f7c1e-4d3a-4e8b-9f60-5a1c2d3e4f50")
             .await
-            .unwrap_err();
+            .expect_err("refused");
         assert_eq!(other.code(), tonic::Code::NotFound);
-        let bad = get("not-an-id").await.unwrap_err();
+        let bad = get("not-an-id").await.expect_err("refused");
         assert_eq!(bad.code(), tonic::Code::InvalidArgument);
     }
 }

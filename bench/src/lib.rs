@@ -52,7 +52,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve GetAccount in one security mode until SIGTERM or Ctrl-C.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write one gRPC-framed GetAccountRequest for `account_id` to stdout.
     Frame {
         /// The account to ask for.

@@ -7,7 +7,7 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     match mesh_bench::Cli::parse().command {
         mesh_bench::Command::Serve(args) => {
-            let target = mesh_bench::Target::start(args).await?;
+            let target = mesh_bench::Target::start(*args).await?;
             target.serve(mesh::shutdown::signal()).await
         }
         mesh_bench::Command::Frame { account_id } => {

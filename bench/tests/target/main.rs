@@ -51,7 +51,7 @@ async fn mtls_admits_loadgen_and_gateway_and_denies_other_workloads() {
         client.get_account(request()).await.expect(peer);
     }
     let mut orders = AccountsClient::new(pki.authed_channel("orders", None, addr));
-    let denied = orders.get_account(request()).await.unwrap_err();
+    let denied = orders.get_account(request()).await.expect_err("refused");
     assert_eq!(denied.code(), Code::PermissionDenied);
     // And there is no plaintext way in.
     let mut plain = AccountsClient::new(plaintext_channel(addr));
@@ -83,10 +83,10 @@ async fn jwt_modes_need_a_valid_token_with_the_read_scope() {
         client.get_account(request()).await.expect("again");
 
         let mut none = AccountsClient::new(pki.authed_channel("loadgen", None, addr));
-        let missing = none.get_account(request()).await.unwrap_err();
+        let missing = none.get_account(request()).await.expect_err("refused");
         assert_eq!(missing.code(), Code::Unauthenticated, "{mode:?}");
         let mut wrong = AccountsClient::new(pki.authed_channel("loadgen", Some(&elsewhere), addr));
-        let audience = wrong.get_account(request()).await.unwrap_err();
+        let audience = wrong.get_account(request()).await.expect_err("refused");
         assert_eq!(audience.code(), Code::Unauthenticated, "{mode:?}");
     }
     stop.cancel();
