@@ -162,7 +162,7 @@ pub struct Limits {
     pub handshake_timeout: Duration,
 
     /// A public (HTTPS) connection with no request in progress for this long
-    /// is closed; its first request must start within --handshake-timeout.
+    /// (from the handshake, or since its last request) is closed gracefully.
     #[arg(long, env = "MESH_IDLE_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 

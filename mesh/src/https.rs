@@ -8,15 +8,19 @@
 
 mod idle;
 
-use std::{convert::Infallible, future::Future, io, sync::Arc};
+use std::{convert::Infallible, future::Future, io, sync::Arc, time::Duration};
 
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+    server::conn::auto,
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
-use tokio_rustls::TlsAcceptor;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, mpsc},
+};
+use tokio_rustls::{TlsAcceptor, server::TlsStream};
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::{
@@ -53,10 +57,16 @@ pub async fn serve(
         .max_header_list_size(limits.max_header_list_bytes)
         .keep_alive_interval(std::time::Duration::from_secs(30));
     let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    // Connections end on their own, when idle, or when `stop` is cancelled;
+    // each holds a clone of `done` so the server knows when all have ended.
+    let stop = CancellationToken::new();
+    let (done, mut all_done) = mpsc::channel::<()>(1);
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;
-    let idle_timeout = limits.idle_timeout;
+    let timeouts = Timeouts {
+        idle: limits.idle_timeout,
+        drain: limits.shutdown_grace,
+    };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(https = %addr, "serving HTTPS");
     }
@@ -96,13 +106,15 @@ pub async fn serve(
                 }
             }
         };
-        let (builder, app, tls, watcher) = (
+        let (builder, app, tls, stop, done) = (
             builder.clone(),
             app.clone(),
             tls.clone(),
-            graceful.watcher(),
+            stop.clone(),
+            done.clone(),
         );
         tokio::spawn(async move {
+            let _done = done;
             let Some(stream) = stream.await else { return };
             let peer = match stream
                 .get_ref()
@@ -117,49 +129,77 @@ pub async fn serve(
                 remote_addr,
                 peer: Arc::new(peer),
             };
-            // Every request holds the connection's activity guard until its
-            // response body is gone, so the watchdog never cuts one short.
-            let activity = idle::Activity::new();
-            let service = {
-                let activity = activity.clone();
-                tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(info.clone());
-                    let in_flight = activity.start();
-                    let app = app.clone();
-                    async move {
-                        let response = app.oneshot(req).await?;
-                        Ok::<_, Infallible>(response.map(|body| {
-                            axum::body::Body::new(http_body_util::BodyExt::map_frame(
-                                body,
-                                move |frame| {
-                                    let _in_flight = &in_flight;
-                                    frame
-                                },
-                            ))
-                        }))
-                    }
-                })
-            };
-            let conn = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service),
-            );
-            tokio::select! {
-                result = watcher.watch(conn.into_owned()) => if let Err(error) = result {
-                    tracing::debug!(%remote_addr, %error, "connection ended with an error");
-                },
-                () = idle::expired(&activity, timeout, idle_timeout) => {
-                    tracing::debug!(%remote_addr, "closed an idle connection");
-                }
-            }
+            serve_connection(&builder, stream, app, info, timeouts, stop).await;
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+    stop.cancel();
+    drop(done);
+    if tokio::time::timeout(limits.shutdown_grace, all_done.recv())
         .await
         .is_err()
     {
         tracing::warn!("shutdown grace exceeded; dropping remaining HTTP connections");
     }
     Ok(())
+}
+
+/// How long a connection may sit idle, and drain once asked to close.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    idle: Duration,
+    drain: Duration,
+}
+
+/// Serves one TLS connection until the client closes it, it has been idle
+/// for `timeouts.idle`, or `stop` is cancelled; the last two close it
+/// gracefully (HTTP/2 GOAWAY, or after the HTTP/1.1 request in progress),
+/// letting requests already received finish for up to `timeouts.drain`.
+async fn serve_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: TlsStream<TcpStream>,
+    app: axum::Router,
+    info: ConnInfo,
+    timeouts: Timeouts,
+    stop: CancellationToken,
+) {
+    let remote_addr = info.remote_addr;
+    // Every request holds the connection's activity guard until its
+    // response body is gone, so the watchdog never cuts one short.
+    let activity = idle::Activity::new();
+    let service = {
+        let activity = activity.clone();
+        tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(info.clone());
+            let in_flight = activity.start();
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(req).await?;
+                Ok::<_, Infallible>(response.map(|body| {
+                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                        let _in_flight = &in_flight;
+                        frame
+                    }))
+                }))
+            }
+        })
+    };
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    let why = tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%remote_addr, %error, "connection ended with an error");
+            }
+            return;
+        }
+        () = idle::expired(&activity, timeouts.idle) => "idle",
+        () = stop.cancelled() => "shutting down",
+    };
+    tracing::debug!(%remote_addr, why, "closing the connection");
+    conn.as_mut().graceful_shutdown();
+    if tokio::time::timeout(timeouts.drain, conn).await.is_err() {
+        tracing::debug!(%remote_addr, "connection did not drain in time; dropped");
+    }
 }

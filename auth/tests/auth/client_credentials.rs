@@ -32,7 +32,7 @@ async fn issues_an_rfc_9068_token_with_the_designed_claims() {
     assert_eq!(claims["roles"], serde_json::json!(["USER"]));
     assert_eq!(
         claims["scope"],
-        "accounts:read orders:read orders:write payments:read"
+        "accounts:read accounts:write orders:read orders:write payments:read"
     );
     let iat = claims["iat"].as_i64().expect("iat");
     assert_eq!(iat, auth.clock.now());

@@ -1,9 +1,10 @@
 //! Closing public connections that hold a socket without using it: a
 //! client that finishes the TLS handshake and never sends a request, or
-//! keeps a connection open with nothing in flight. hyper's header timeout
-//! only covers a request that has begun, so each connection gets a
-//! watchdog that knows, through a guard held by every request until its
-//! response body is gone, whether anything is in progress.
+//! keeps a connection open with nothing in flight, for longer than the
+//! idle timeout. hyper's header timeout only covers a request that has
+//! begun, so each connection gets a watchdog that knows, through a guard
+//! held by every request until its response body is gone, whether
+//! anything is in progress.
 
 use std::{
     sync::{
@@ -20,8 +21,8 @@ use tokio::time::Instant;
 pub(super) struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
-    /// When the last request started or finished, in ms since `opened`;
-    /// `u64::MAX` until the first request.
+    /// When the last request started or finished, in ms since `opened`
+    /// (0 until the first request: opening counts as activity).
     last: AtomicU64,
 }
 
@@ -34,7 +35,7 @@ impl Activity {
         Arc::new(Self {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
-            last: AtomicU64::new(u64::MAX),
+            last: AtomicU64::new(0),
         })
     }
 
@@ -46,21 +47,19 @@ impl Activity {
     }
 
     fn touch(&self) {
-        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(ms, Ordering::Release);
     }
 
     /// When the connection is to be closed if nothing happens before:
-    /// `first` after opening until a request came, then `idle` after the
-    /// last request ended. `None` while a request is in progress.
-    fn deadline(&self, first: Duration, idle: Duration) -> Option<Instant> {
+    /// `idle` after it opened or after the last request ended. `None`
+    /// while a request is in progress.
+    fn deadline(&self, idle: Duration) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return None;
         }
-        Some(match self.last.load(Ordering::Acquire) {
-            u64::MAX => self.opened + first,
-            ms => self.opened + Duration::from_millis(ms) + idle,
-        })
+        let last = Duration::from_millis(self.last.load(Ordering::Acquire));
+        Some(self.opened + last + idle)
     }
 }
 
@@ -73,9 +72,9 @@ impl Drop for InFlight {
 
 /// Completes when the connection has been idle past its deadline. While a
 /// request is in progress it looks again after `idle`.
-pub(super) async fn expired(activity: &Activity, first: Duration, idle: Duration) {
+pub(super) async fn expired(activity: &Activity, idle: Duration) {
     loop {
-        match activity.deadline(first, idle) {
+        match activity.deadline(idle) {
             Some(deadline) if deadline <= Instant::now() => return,
             Some(deadline) => tokio::time::sleep_until(deadline).await,
             None => tokio::time::sleep(idle).await,
@@ -89,13 +88,12 @@ mod tests {
 
     use super::Activity;
 
-    const FIRST: Duration = Duration::from_secs(5);
     const IDLE: Duration = Duration::from_secs(60);
 
     #[test]
-    fn a_connection_without_a_request_has_the_first_timeout() {
+    fn a_connection_without_a_request_has_the_idle_timeout_from_opening() {
         let activity = Activity::new();
-        assert_eq!(activity.deadline(FIRST, IDLE), Some(activity.opened + FIRST));
+        assert_eq!(activity.deadline(IDLE), Some(activity.opened + IDLE));
     }
 
     #[test]
@@ -103,19 +101,20 @@ mod tests {
         let activity = Activity::new();
         let request = activity.start();
         let response_body = activity.start();
-        assert_eq!(activity.deadline(FIRST, IDLE), None);
+        assert_eq!(activity.deadline(IDLE), None);
         drop(request);
-        assert_eq!(activity.deadline(FIRST, IDLE), None, "a body is still streaming");
+        assert_eq!(activity.deadline(IDLE), None, "a body is still streaming");
         drop(response_body);
-        assert!(activity.deadline(FIRST, IDLE).is_some());
+        assert!(activity.deadline(IDLE).is_some());
     }
 
     #[test]
     fn after_a_request_the_idle_timeout_counts_from_its_end() {
         let activity = Activity::new();
+        let before = activity.deadline(IDLE).expect("idle");
         drop(activity.start());
-        let deadline = activity.deadline(FIRST, IDLE).expect("idle");
-        assert!(deadline >= activity.opened + IDLE);
+        let deadline = activity.deadline(IDLE).expect("idle");
+        assert!(deadline >= before);
         assert!(deadline <= tokio::time::Instant::now() + IDLE);
     }
 }
