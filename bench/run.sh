@@ -20,10 +20,11 @@
 # Prints a Markdown table (ratios to the baseline, targets met or not) and
 # keeps every raw result in the results directory.
 #
-# Usage (from anywhere; about 6 minutes with the defaults, plus the build):
+# Usage (from anywhere; about 7 minutes with the defaults, plus the build):
 #   bench/run.sh
 # Environment:
-#   BENCH_DURATION=15 BENCH_WARMUP=3     seconds per run, and warm-up before it
+#   BENCH_DURATION=10 BENCH_WARMUP=2     seconds per run, and warm-up before it
+#   BENCH_ROUNDS=3                       rounds over every path; each reports its median
 #   BENCH_CONCURRENCY=64 BENCH_CONNECTIONS=4
 #   BENCH_SERVER_CPUS=0 BENCH_CLIENT_CPUS=1
 #   BENCH_RESULTS=DIR                    default bench/results/<UTC time>
@@ -35,8 +36,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=${BENCH_DURATION:-15}
-WARMUP=${BENCH_WARMUP:-3}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONCURRENCY=${BENCH_CONCURRENCY:-64}
 CONNECTIONS=${BENCH_CONNECTIONS:-4}
 SERVER_CPUS=${BENCH_SERVER_CPUS:-0}
@@ -145,11 +147,11 @@ client_cpu_us() {
     awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d\n", t * 1e6 }' "$1.times" >"$1"
 }
 
-# h2load_run NAME URL KIND [TOKEN] [--rps N]: one h2load run on the client
-# CPUs; KIND is grpc (POST of the framed request) or rest (GET).
+# h2load_run URL KIND [TOKEN]: one h2load run ($RUN) on the client CPUs;
+# KIND is grpc (POST of the framed request) or rest (GET).
 h2load_run() {
-    local name=$1 url=$2 kind=$3 token=${4:-} extra=("${@:5}") args
-    args=(-c "$CONNECTIONS" -m "$STREAMS" --log-file="$WORK/$name.h2log" "${extra[@]}")
+    local name=$RUN url=$1 kind=$2 token=${3:-} args
+    args=(-c "$CONNECTIONS" -m "$STREAMS" --log-file="$WORK/$name.h2log")
     # With no warm-up (H2LOAD_WARMUP=0: the same wall time, all of it
     # measured), every call is counted, so client CPU per call is exact.
     if [[ ${H2LOAD_WARMUP:-1} == 0 ]]; then
@@ -162,14 +164,14 @@ h2load_run() {
         args+=(-H 'content-type: application/grpc' -H 'te: trailers' -d "$WORK/frame.bin")
     fi
     (
-        taskset -c "$CLIENT_CPUS" h2load "${args[@]}" "$url" >"$RESULTS/$name.h2load.txt"
+        taskset -c "$CLIENT_CPUS" h2load "${args[@]}" "$url" >"$RESULTS/rounds/$name.h2load.txt"
         client_cpu_us "$WORK/$name.client_us"
     )
     awk '{ print $3 }' "$WORK/$name.h2log" >"$WORK/$name.lat"
     local rate done failed
-    rate=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$RESULTS/$name.h2load.txt")
-    done=$(awk '/^requests:/ { print $8 }' "$RESULTS/$name.h2load.txt")
-    failed=$(awk '/^requests:/ { print $12 + $14 + $16 }' "$RESULTS/$name.h2load.txt")
+    rate=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$RESULTS/rounds/$name.h2load.txt")
+    done=$(awk '/^requests:/ { print $8 }' "$RESULTS/rounds/$name.h2load.txt")
+    failed=$(awk '/^requests:/ { print $12 + $14 + $16 }' "$RESULTS/rounds/$name.h2load.txt")
     jq -n --arg tool h2load --argjson rate "${rate:-0}" --argjson done "${done:-0}" \
         --argjson failed "${failed:-0}" \
         --argjson p50 "$(percentile 50 "$WORK/$name.lat")" \
@@ -180,10 +182,9 @@ h2load_run() {
         >"$WORK/$name.client.json"
 }
 
-# meshctl_run NAME ARGS...: one `meshctl load` run on the client CPUs.
+# meshctl_run ARGS...: one `meshctl load` run ($RUN) on the client CPUs.
 meshctl_run() {
-    local name=$1
-    shift
+    local name=$RUN
     if ((MESHCTL_LOAD == 0)); then
         echo '{"tool": "meshctl load", "skipped": true, "rate": null, "calls": 0}' >"$WORK/$name.client.json"
         return
@@ -191,33 +192,51 @@ meshctl_run() {
     (
         taskset -c "$CLIENT_CPUS" "$BIN/meshctl" load --data-dir "$WORK/data" --gateway "$GATEWAY_URL" \
             --connections "$CONNECTIONS" --duration "${DURATION}s" --warmup "${WARMUP}s" \
-            --json "$@" >"$RESULTS/$name.meshctl.json"
+            --json "$@" >"$RESULTS/rounds/$name.meshctl.json"
         client_cpu_us "$WORK/$name.client_us"
     )
     jq --argjson client_us "$(cat "$WORK/$name.client_us")" -f "$ROOT/bench/meshctl-load.jq" \
-        "$RESULTS/$name.meshctl.json" >"$WORK/$name.client.json"
+        "$RESULTS/rounds/$name.meshctl.json" >"$WORK/$name.client.json"
 }
 
-# measure NAME LABEL ADMIN PIDS -- LOADER ARGS...: runs the loader and
-# records its figures with the server CPU of PIDS (space separated) and
-# the calls the target behind ADMIN answered OK.
+# measure NAME LABEL ADMIN PIDS -- LOADER ARGS...: runs the loader (as
+# $RUN = NAME.rROUND) and records its figures with the CPU the server
+# processes PIDS (space separated) used and the calls the target behind
+# ADMIN answered OK (warm-up included, like the CPU).
 measure() {
-    local name=$1 label=$2 admin=$3 pids=$4 before_cpu before_ok after_cpu ok
+    local name=$1 label=$2 admin=$3 pids=$4 before_cpu before_ok after_cpu ok start wall_us
     shift 5
-    log "run $name: $label"
+    RUN=$name.r$ROUND
+    log "run $RUN: $label"
     # shellcheck disable=SC2086
     before_cpu=$(cpu_ticks $pids)
     before_ok=$([[ -n $admin ]] && ok_calls "$admin" || echo 0)
+    start=$(date +%s%N)
     "$@"
+    wall_us=$((($(date +%s%N) - start) / 1000))
     # shellcheck disable=SC2086
     after_cpu=$(cpu_ticks $pids)
     ok=$(($([[ -n $admin ]] && ok_calls "$admin" || echo 0) - before_ok))
-    jq --arg name "$name" --arg path "$label" \
+    # Server CPU per call: over every call the CPU was spent on, warm-up
+    # included (the target's own count if it has one, else the client's).
+    jq --arg name "$name" --arg path "$label" --argjson round "$ROUND" --argjson wall_us "$wall_us" \
         --argjson server_us "$(((after_cpu - before_cpu) * TICK_US))" --argjson ok "$ok" \
-        '. + {name: $name, path: $path, server_cpu_us: $server_us, server_ok: $ok,
-              server_cpu_us_per_call: (if .calls > 0 then $server_us / .calls else null end)}' \
-        "$WORK/$name.client.json" >"$RESULTS/$name.json"
-    jq -c '{name, rate, calls, failed, p50_us, p99_us, server_ok, server_cpu_us_per_call}' "$RESULTS/$name.json" >&2
+        '. + {name: $name, path: $path, round: $round, server_cpu_us: $server_us, server_ok: $ok,
+              server_busy: ($server_us / $wall_us), client_busy: ((.client_cpu_us // 0) / $wall_us)}
+         | (if $ok > 0 then $ok else .client_calls // .calls end) as $n
+         | .server_cpu_us_per_call = (if $n > 0 then $server_us / $n else null end)' \
+        "$WORK/$RUN.client.json" >"$RESULTS/rounds/$RUN.json"
+    jq -c '{name, round, rate, calls, failed, p50_us, p99_us, server_ok, server_cpu_us_per_call, server_busy, client_busy}' \
+        "$RESULTS/rounds/$RUN.json" >&2
+}
+
+# pick NAME KEY: the round of NAME with the median KEY becomes NAME's
+# result, with every round's KEY beside it.
+pick() {
+    jq -s --arg key "$2" '(map(select(.[$key] != null)) | sort_by(.[$key])) as $runs
+        | if ($runs | length) == 0 then .[0]
+          else $runs[(($runs | length) - 1) / 2 | floor] + {rounds: ($runs | map(.[$key]))} end' \
+        "$RESULTS"/rounds/"$1".r*.json >"$RESULTS/$1.json"
 }
 
 # --- set-up ------------------------------------------------------------------
@@ -239,7 +258,7 @@ for tool in cargo curl jq taskset python3; do
 done
 install_missing
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-mkdir -p "$RESULTS"
+mkdir -p "$RESULTS/rounds"
 ((CONCURRENCY % CONNECTIONS == 0)) || die "BENCH_CONCURRENCY must be a multiple of BENCH_CONNECTIONS"
 
 if [[ ${BENCH_BUILD:-1} != 0 ]]; then
@@ -368,42 +387,53 @@ curl -sf --cacert "$CERTS/ca.pem" -H "authorization: Bearer $TOKEN_GATEWAY" \
 
 # --- the runs ----------------------------------------------------------------
 
+# Rounds alternate over every path, so a noisy neighbour hurts all alike;
+# each path's result is its median round.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 closed=(--closed --concurrency "$CONCURRENCY")
 T=$(pid_of target-plaintext)
-measure plaintext "plaintext h2c, no security (baseline)" "" "$T" -- \
-    meshctl_run plaintext --scenario direct --target "${TARGET[plaintext]}" --plaintext --no-token --account "$ACCOUNT" "${closed[@]}"
-measure mtls "mTLS + identity + policy" "${ADMIN[mtls]}" "$(pid_of target-mtls)" -- \
-    meshctl_run mtls --scenario direct --target "${TARGET[mtls]}" --no-token --account "$ACCOUNT" "${closed[@]}"
-measure mtls-jwt-uncached "mTLS + JWT uncached + policy" "${ADMIN[mtls-jwt-uncached]}" "$(pid_of target-mtls-jwt-uncached)" -- \
-    meshctl_run mtls-jwt-uncached --scenario direct --target "${TARGET[mtls-jwt-uncached]}" --account "$ACCOUNT" "${closed[@]}"
 J=$(pid_of target-mtls-jwt)
-measure mtls-jwt "mTLS + JWT cached + policy (one secure hop)" "${ADMIN[mtls-jwt]}" "$J" -- \
-    meshctl_run mtls-jwt --scenario direct --target "${TARGET[mtls-jwt]}" --account "$ACCOUNT" "${closed[@]}"
-
 G="$(pid_of gateway) $J $(pid_of auth)"
-measure gateway-grpc "gateway, gRPC (meshctl load)" "${ADMIN[mtls-jwt]}" "$G" -- \
-    meshctl_run gateway-grpc --scenario read --account "$ACCOUNT" "${closed[@]}"
-measure gateway-rest "gateway, REST/JSON (h2load)" "${ADMIN[mtls-jwt]}" "$G" -- \
-    h2load_run gateway-rest "$GATEWAY_URL/v1/accounts/$ACCOUNT" rest "$TOKEN_GATEWAY"
-measure gateway-grpc-h2load "gateway, gRPC (h2load)" "${ADMIN[mtls-jwt]}" "$G" -- \
-    h2load_run gateway-grpc-h2load "$GATEWAY_URL$RPC" grpc "$TOKEN_GATEWAY"
+for ROUND in $(seq "$ROUNDS"); do
+    measure plaintext "plaintext h2c, no security (baseline)" "" "$T" -- \
+        meshctl_run --scenario direct --target "${TARGET[plaintext]}" --plaintext --no-token --account "$ACCOUNT" "${closed[@]}"
+    measure mtls "mTLS + identity + policy" "${ADMIN[mtls]}" "$(pid_of target-mtls)" -- \
+        meshctl_run --scenario direct --target "${TARGET[mtls]}" --no-token --account "$ACCOUNT" "${closed[@]}"
+    measure mtls-jwt-uncached "mTLS + JWT uncached + policy" "${ADMIN[mtls-jwt-uncached]}" "$(pid_of target-mtls-jwt-uncached)" -- \
+        meshctl_run --scenario direct --target "${TARGET[mtls-jwt-uncached]}" --account "$ACCOUNT" "${closed[@]}"
+    measure mtls-jwt "mTLS + JWT cached + policy (one secure hop)" "${ADMIN[mtls-jwt]}" "$J" -- \
+        meshctl_run --scenario direct --target "${TARGET[mtls-jwt]}" --account "$ACCOUNT" "${closed[@]}"
+    measure gateway-grpc "gateway, gRPC (meshctl load)" "${ADMIN[mtls-jwt]}" "$G" -- \
+        meshctl_run --scenario read --account "$ACCOUNT" "${closed[@]}"
+    measure gateway-rest "gateway, REST/JSON (h2load)" "${ADMIN[mtls-jwt]}" "$G" -- \
+        h2load_run "$GATEWAY_URL/v1/accounts/$ACCOUNT" rest "$TOKEN_GATEWAY"
+    measure gateway-grpc-h2load "gateway, gRPC (h2load)" "${ADMIN[mtls-jwt]}" "$G" -- \
+        h2load_run "$GATEWAY_URL$RPC" grpc "$TOKEN_GATEWAY"
+    measure nginx-grpc "nginx gRPC proxy, mTLS upstream (h2load)" "${ADMIN[mtls-jwt]}" "$NGINX_PIDS $J" -- \
+        h2load_run "https://localhost:$NGINX_PORT$RPC" grpc "$TOKEN_ACCOUNTS"
+    H2LOAD_WARMUP=0 measure plaintext-h2load "plaintext h2c, no security (h2load, no warm-up)" "" "$T" -- \
+        h2load_run "http://${TARGET[plaintext]}$RPC" grpc
+done
 GATEWAY_RSS=$(status_kib "$(pid_of gateway)" VmRSS)
 GATEWAY_HWM=$(status_kib "$(pid_of gateway)" VmHWM)
-measure nginx-grpc "nginx gRPC proxy, mTLS upstream (h2load)" "${ADMIN[mtls-jwt]}" "$NGINX_PIDS $J" -- \
-    h2load_run nginx-grpc "https://localhost:$NGINX_PORT$RPC" grpc "$TOKEN_ACCOUNTS"
 NGINX_RSS=0
 for pid in $NGINX_PIDS; do NGINX_RSS=$((NGINX_RSS + $(status_kib "$pid" VmRSS))); done
-H2LOAD_WARMUP=0 measure plaintext-h2load "plaintext h2c, no security (h2load, no warm-up)" "" "$T" -- \
-    h2load_run plaintext-h2load "http://${TARGET[plaintext]}$RPC" grpc
+for name in plaintext mtls mtls-jwt-uncached mtls-jwt gateway-grpc gateway-rest gateway-grpc-h2load nginx-grpc plaintext-h2load; do
+    pick "$name" rate
+done
 
-# Open loop at half of each peak: the p50 one secure hop adds.
+# Open loop at half of each (median) peak: the p50 one secure hop adds.
 half_rate() { jq -r '(.rate // 0) / 2 | floor' "$RESULTS/$1.json"; }
 HALF_PLAIN=$(half_rate plaintext)
 HALF_SECURE=$(half_rate mtls-jwt)
-measure open-plaintext "plaintext, open loop at half its peak ($HALF_PLAIN/s)" "" "$T" -- \
-    meshctl_run open-plaintext --scenario direct --target "${TARGET[plaintext]}" --plaintext --no-token --account "$ACCOUNT" --rate "$HALF_PLAIN"
-measure open-mtls-jwt "mTLS + JWT cached, open loop at half its peak ($HALF_SECURE/s)" "${ADMIN[mtls-jwt]}" "$J" -- \
-    meshctl_run open-mtls-jwt --scenario direct --target "${TARGET[mtls-jwt]}" --account "$ACCOUNT" --rate "$HALF_SECURE"
+for ROUND in $(seq "$ROUNDS"); do
+    measure open-plaintext "plaintext, open loop at half its peak ($HALF_PLAIN/s)" "" "$T" -- \
+        meshctl_run --scenario direct --target "${TARGET[plaintext]}" --plaintext --no-token --account "$ACCOUNT" --rate "$HALF_PLAIN"
+    measure open-mtls-jwt "mTLS + JWT cached, open loop at half its peak ($HALF_SECURE/s)" "${ADMIN[mtls-jwt]}" "$J" -- \
+        meshctl_run --scenario direct --target "${TARGET[mtls-jwt]}" --account "$ACCOUNT" --rate "$HALF_SECURE"
+done
+pick open-plaintext p50_us
+pick open-mtls-jwt p50_us
 
 jq -n --arg rss "$GATEWAY_RSS" --arg hwm "$GATEWAY_HWM" --arg nginx "$NGINX_RSS" \
     '{gateway_rss_kib: ($rss | tonumber), gateway_hwm_kib: ($hwm | tonumber), nginx_rss_kib: ($nginx | tonumber)}' \
@@ -411,8 +441,8 @@ jq -n --arg rss "$GATEWAY_RSS" --arg hwm "$GATEWAY_HWM" --arg nginx "$NGINX_RSS"
 {
     echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
     echo "date: $(date -u +%FT%TZ)"
-    echo "load: $DURATION s per run after $WARMUP s warm-up, $CONCURRENCY in flight over $CONNECTIONS connections; servers on CPU $SERVER_CPUS, load tools on CPU $CLIENT_CPUS"
-    echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "load: median of $ROUNDS rounds, $DURATION s per run after $WARMUP s warm-up, $CONCURRENCY in flight over $CONNECTIONS connections; servers on CPU $SERVER_CPUS, load tools on CPU $CLIENT_CPUS"
+    echo "load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RESULTS/machine.txt"
 
 "$ROOT/bench/report.sh" "$RESULTS" | tee "$RESULTS/report.md"
