@@ -5,9 +5,12 @@
 //! existing CA reuses it and issues only what is missing or about to
 //! expire, so repeated runs (and `meshctl up`) keep identities stable.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use mesh::{
     TrustDomain,
@@ -49,21 +52,43 @@ pub(crate) struct CertsArgs {
     /// Create a new CA even if one exists (implies re-issuing everything).
     #[arg(long)]
     new_ca: bool,
+
+    /// Say nothing about certificates kept as they are.
+    #[arg(skip)]
+    quiet: bool,
+}
+
+/// `meshctl certs` flags alone, to build [`CertsArgs`] from their defaults.
+#[derive(Debug, clap::Parser)]
+struct Defaults {
+    #[command(flatten)]
+    args: CertsArgs,
 }
 
 impl CertsArgs {
-    /// The flags `meshctl up` uses for the PKI in `out`.
-    pub(crate) fn for_stack(out: PathBuf) -> Self {
-        Self {
-            out,
-            trust_domain: "mesh.local".parse().expect("valid trust domain"),
-            validity: Duration::from_secs(24 * 3600),
-            ca_validity: Duration::from_secs(30 * 24 * 3600),
-            workloads: Vec::new(),
-            renew_before: Duration::from_secs(3600),
-            force: false,
-            new_ca: false,
-        }
+    /// The flags `meshctl up` uses for the PKI in `out`: the defaults of
+    /// `meshctl certs` (and its environment variables), renewing what
+    /// expires within `renew_before`.
+    pub(crate) fn for_stack(
+        out: &Path,
+        renew_before: Duration,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
+        let mut args = <Defaults as clap::Parser>::try_parse_from([
+            "meshctl certs".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+        .context("the default flags of `meshctl certs`")?
+        .args;
+        args.renew_before = renew_before;
+        args.quiet = quiet;
+        Ok(args)
+    }
+
+    /// The trust domain the certificates name.
+    pub(crate) fn trust_domain(&self) -> &TrustDomain {
+        &self.trust_domain
     }
 }
 
@@ -73,6 +98,19 @@ pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
         let ca = dir
             .load_ca()
             .with_context(|| format!("cannot use the existing CA in {}", args.out.display()))?;
+        // Leaves issued now must not outlive their CA.
+        let needed = OffsetDateTime::now_utc() + args.validity;
+        if dir
+            .not_after("ca")
+            .is_none_or(|t| t <= needed.unix_timestamp())
+        {
+            bail!(
+                "the CA in {dir} expires within the lifetime of a new certificate ({validity:?}): \
+                 create a new one with `meshctl certs --out {dir} --new-ca` (every workload then gets a new certificate)",
+                dir = args.out.display(),
+                validity = args.validity,
+            );
+        }
         (ca, false)
     } else {
         let ca = CertAuthority::generate(&args.trust_domain, args.ca_validity)?;
@@ -92,7 +130,9 @@ pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
             .is_none_or(|not_after| not_after <= renew_at.unix_timestamp());
         let existed = dir.key(name).exists();
         if existed && !args.force && !fresh_ca && !expiring {
-            println!("kept {:<14} {}", name, dir.cert(name).display());
+            if !args.quiet {
+                println!("kept {:<14} {}", name, dir.cert(name).display());
+            }
             continue;
         }
         let spec = LeafSpec::workload(&args.trust_domain, name, args.validity)?;

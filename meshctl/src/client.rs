@@ -106,12 +106,22 @@ pub(crate) fn https_client(ca: &Path) -> anyhow::Result<reqwest::Client> {
 }
 
 /// The demo users' passwords and clients' secrets, as auth wrote them.
-#[derive(Debug, Clone, Deserialize)]
+/// Its `Debug` shows names only.
+#[derive(Clone, Deserialize)]
 pub(crate) struct Credentials {
     #[serde(default)]
     pub(crate) clients: BTreeMap<String, String>,
     #[serde(default)]
     pub(crate) users: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("clients", &self.clients.keys().collect::<Vec<_>>())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -149,8 +159,9 @@ impl Credentials {
     }
 }
 
-/// An OAuth token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An OAuth token response (RFC 6749 §5.1). Its `Debug` leaves the
+/// tokens out.
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     pub(crate) token_type: String,
@@ -159,6 +170,16 @@ pub(crate) struct TokenResponse {
     pub(crate) refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) scope: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who a token is for.

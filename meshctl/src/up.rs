@@ -19,6 +19,7 @@
 //! `meshctl up` on the same data directory refuses to start and names them.
 
 mod child;
+mod signals;
 
 use std::{
     net::SocketAddr,
@@ -30,7 +31,12 @@ use anyhow::{Context, bail};
 use clap::Args;
 use mesh::config::{ACCOUNTS, AUTH, GATEWAY, ORDERS, PAYMENTS};
 
-use self::child::{Addrs, Workload};
+use nix::fcntl::{Flock, FlockArg};
+
+use self::{
+    child::{Addrs, Workload},
+    signals::Signals,
+};
 use crate::{
     certs::{self, CertsArgs},
     client::{Credentials, ProcessEntry, StackFile},
@@ -41,6 +47,12 @@ const AUTH_HTTPS_PORT: u16 = 7443;
 const GATEWAY_HTTPS_PORT: u16 = 8443;
 /// How long the workloads may take to become ready (first JWKS fetched).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Certificates expiring within this are renewed when the stack starts...
+const RENEW_AT_START: Duration = Duration::from_secs(3600);
+/// ...and, while it runs, looked at this often and renewed this early
+/// (workloads pick up rotated files by themselves).
+const RENEW_EVERY: Duration = Duration::from_secs(3600);
+const RENEW_WHILE_RUNNING: Duration = Duration::from_secs(6 * 3600);
 
 /// Flags of `meshctl up`.
 #[derive(Debug, Args)]
@@ -61,12 +73,15 @@ pub(crate) struct UpArgs {
 }
 
 pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
+    let mut signals = Signals::install()?;
     let data = &args.data_dir;
-    refuse_second_stack(data)?;
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let _lock = lock(data)?;
     let logs = data.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     let certs_dir = data.join("certs");
-    certs::run(&CertsArgs::for_stack(certs_dir.clone()))?;
+    let pki = CertsArgs::for_stack(&certs_dir, RENEW_AT_START, false)?;
+    certs::run(&pki)?;
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
         None => std::env::current_exe()
@@ -75,46 +90,67 @@ pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
             .context("meshctl's directory")?
             .to_owned(),
     };
-    let ports = Ports::new(args.ephemeral_ports);
+    let plan = Plan {
+        data,
+        bin_dir: &bin_dir,
+        certs_dir: &certs_dir,
+        logs: &logs,
+        ports: Ports::new(args.ephemeral_ports),
+        trust_domain: pki.trust_domain().to_string(),
+    };
 
-    // Ctrl-C is handled from here on, so that even one pressed while the
-    // workloads start stops those already running.
+    // A signal is handled from here on, so that even one that arrives
+    // while the workloads start stops those already running.
     let mut stack = Vec::new();
     let outcome = tokio::select! {
         outcome = async {
-            start_all(data, &bin_dir, &certs_dir, &logs, &ports, &mut stack).await?;
-            wait_ready(&stack).await?;
-            serve(data, &mut stack).await
+            start_all(&plan, &mut stack).await?;
+            wait_ready(&mut stack).await?;
+            serve(data, &certs_dir, &mut stack).await
         } => outcome,
-        () = mesh::shutdown::signal() => {
-            println!("stopping the stack");
+        signal = signals.recv() => {
+            println!("{signal}: stopping the stack (again to kill it)");
             Ok(())
         }
     };
-    stop_all(stack).await;
+    // A second signal kills what is still running (dropping a workload
+    // kills its process).
+    tokio::select! {
+        () = stop_all(stack) => {}
+        signal = signals.recv() => println!("{signal}: killed the rest of the stack"),
+    }
     let _ = std::fs::remove_file(data.join(StackFile::NAME));
     outcome
 }
 
-/// A data directory serves one stack at a time.
-fn refuse_second_stack(data: &Path) -> anyhow::Result<()> {
-    let Some(record) = StackFile::read(data)? else {
-        return Ok(());
-    };
-    let alive: Vec<String> = record
-        .processes
-        .iter()
-        .filter(|p| Path::new(&format!("/proc/{}", p.pid)).exists())
-        .map(|p| format!("{} (pid {})", p.name, p.pid))
-        .collect();
-    if alive.is_empty() {
-        return Ok(());
-    }
-    bail!(
-        "a stack from {} is already running: {}; stop it first (Ctrl-C in its terminal, or kill those pids)",
-        data.display(),
-        alive.join(", ")
-    )
+/// A data directory serves one stack at a time: an exclusive lock on
+/// `<data-dir>/up.lock`, held until this process ends (however it ends).
+fn lock(data: &Path) -> anyhow::Result<Flock<std::fs::File>> {
+    let path = data.join("up.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        let running = StackFile::read(data)
+            .ok()
+            .flatten()
+            .map(|stack| {
+                let pids: Vec<String> = stack
+                    .processes
+                    .iter()
+                    .map(|p| format!("{} (pid {})", p.name, p.pid))
+                    .collect();
+                format!(": {}", pids.join(", "))
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "a stack from {} is already running{running}; stop it first (Ctrl-C in its terminal) [{errno}]",
+            data.display()
+        )
+    })
 }
 
 /// The listen addresses of every workload.
@@ -133,22 +169,39 @@ impl Ports {
     }
 }
 
+/// Where everything of one stack lives and listens.
+struct Plan<'a> {
+    data: &'a Path,
+    bin_dir: &'a Path,
+    certs_dir: &'a Path,
+    logs: &'a Path,
+    ports: Ports,
+    trust_domain: String,
+}
+
+/// The log filter of the workloads: the user's `RUST_LOG`, if any, but
+/// always with the "serving" lines that tell `meshctl up` their addresses.
+fn log_filter() -> String {
+    match std::env::var("RUST_LOG") {
+        Ok(filter) if !filter.trim().is_empty() => {
+            format!("{filter},mesh::server=info,mesh::https=info")
+        }
+        _ => "info".to_owned(),
+    }
+}
+
 /// Starts the workloads in dependency order, pushing each onto `stack` as
 /// soon as it runs (so a failure later still stops it).
-async fn start_all(
-    data: &Path,
-    bin_dir: &Path,
-    certs_dir: &Path,
-    logs: &Path,
-    ports: &Ports,
-    stack: &mut Vec<Workload>,
-) -> anyhow::Result<()> {
-    let dir = |name: &str| data.join(name).display().to_string();
+async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result<()> {
+    let (bin_dir, logs, ports) = (plan.bin_dir, plan.logs, &plan.ports);
+    let dir = |name: &str| plan.data.join(name).display().to_string();
     let common = |w: mesh::config::Workload| {
         vec![
-            ("MESH_CERTS_DIR", certs_dir.display().to_string()),
+            ("MESH_CERTS_DIR", plan.certs_dir.display().to_string()),
+            ("MESH_TRUST_DOMAIN", plan.trust_domain.clone()),
             ("MESH_LISTEN", ports.at(w.grpc_port)),
             ("MESH_ADMIN_LISTEN", ports.at(w.admin_port)),
+            ("RUST_LOG", log_filter()),
         ]
     };
     // Each workload joins `stack` as soon as it runs, before it is ready,
@@ -168,6 +221,7 @@ async fn start_all(
                 binary.display()
             );
         }
+        println!("starting {name}");
         stack.push(Workload::spawn(name, &binary, &env, logs, https)?);
         stack.last_mut().expect("just pushed").wait_serving().await
     }
@@ -220,7 +274,7 @@ async fn start_all(
 
 /// Waits until every workload's `/readyz` answers 200: its token checker
 /// has the issuer's keys.
-async fn wait_ready(stack: &[Workload]) -> anyhow::Result<()> {
+async fn wait_ready(stack: &mut [Workload]) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
@@ -236,6 +290,13 @@ async fn wait_ready(stack: &[Workload]) -> anyhow::Result<()> {
             if ready {
                 break;
             }
+            if let Ok(Some(status)) = workload.child.try_wait() {
+                bail!(
+                    "{} exited ({status}) before it was ready; its log:\n{}",
+                    workload.name,
+                    child::tail(&workload.log, 20)
+                );
+            }
             if tokio::time::Instant::now() > deadline {
                 bail!(
                     "{} did not become ready within {READY_TIMEOUT:?} ({url}); its log:\n{}",
@@ -250,8 +311,9 @@ async fn wait_ready(stack: &[Workload]) -> anyhow::Result<()> {
 }
 
 /// Records the stack, tells the user about it and waits until a workload
-/// dies (Ctrl-C and SIGTERM are the caller's business).
-async fn serve(data: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
+/// dies (signals are the caller's business), renewing certificates that
+/// are about to expire meanwhile.
+async fn serve(data: &Path, certs_dir: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
     let record = record(stack)?;
     let path = data.join(StackFile::NAME);
     std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
@@ -259,16 +321,39 @@ async fn serve(data: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
     let credentials = Credentials::read(&data.join("auth").join("demo-credentials.json"))?;
     print!("{}", summary(data, &record, &credentials));
 
+    let renewal = tokio::spawn(renew_certificates(certs_dir.to_owned()));
     let exits = stack.iter_mut().map(|w| {
         let name = w.name;
         Box::pin(async move { (name, w.child.wait().await) })
     });
     let ((name, status), _, _) = futures_util::future::select_all(exits).await;
+    renewal.abort();
     let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
     bail!(
         "{name} exited unexpectedly ({status}); stopping the others. Its log: {}",
         data.join("logs").join(format!("{name}.log")).display()
     )
+}
+
+/// Every [`RENEW_EVERY`], re-issues the certificates that expire within
+/// [`RENEW_WHILE_RUNNING`]; the workloads reload them without a restart.
+async fn renew_certificates(certs_dir: PathBuf) {
+    let mut tick = tokio::time::interval(RENEW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let dir = certs_dir.clone();
+        let renewed = tokio::task::spawn_blocking(move || {
+            certs::run(&CertsArgs::for_stack(&dir, RENEW_WHILE_RUNNING, true)?)
+        })
+        .await;
+        match renewed {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("cannot renew certificates: {error:#}"),
+            Err(error) => eprintln!("cannot renew certificates: {error}"),
+        }
+    }
 }
 
 /// Stops the workloads, the edge first and auth last.
@@ -360,7 +445,7 @@ fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String
     let _ = writeln!(out, "  walk through  meshctl demo{data_flag}");
     let _ = writeln!(
         out,
-        "  load test     meshctl load{data_flag} --scenario read --rate 200 --duration 10s\n"
+        "  load test     meshctl load{data_flag} --scenario read --rate 40 --duration 10s\n"
     );
     let _ = writeln!(out, "Ready. Press Ctrl-C to stop.");
     out

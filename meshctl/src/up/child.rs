@@ -109,16 +109,21 @@ impl Workload {
         let (ready_tx, ready_rx) = oneshot::channel();
         tokio::spawn(async move {
             let mut file = file;
-            let mut lines = BufReader::new(stdout).lines();
+            let mut stdout = BufReader::new(stdout);
+            let mut bytes = Vec::new();
             let mut serving = Serving::default();
             let mut ready_tx = Some(ready_tx);
-            while let Ok(Some(line)) = lines.next_line().await {
+            // Lines as bytes: one that is not UTF-8 must not stop the copy.
+            while matches!(stdout.read_until(b'\n', &mut bytes).await, Ok(n) if n > 0) {
+                let line = String::from_utf8_lossy(&bytes);
+                let line = line.trim_end_matches('\n');
                 let _ = writeln!(file, "{line}");
-                if ready_tx.is_some() && serving.read(&line, wants_https) {
+                if ready_tx.is_some() && serving.read(line, wants_https) {
                     let _ = ready_tx
                         .take()
                         .map(|tx| tx.send(std::mem::take(&mut serving)));
                 }
+                bytes.clear();
             }
         });
 
@@ -151,8 +156,9 @@ impl Workload {
         if let Some(addrs) = self.addrs {
             return Ok(addrs);
         }
-        let status = match self.child.try_wait() {
-            Ok(Some(status)) => format!("exited ({status})"),
+        // Its log ended (it is exiting) or it took too long: say which.
+        let status = match tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await {
+            Ok(Ok(status)) => format!("exited ({status})"),
             _ => format!("did not report its ports within {START_TIMEOUT:?}"),
         };
         bail!("{} {status}; its log:\n{}", self.name, tail(&self.log, 20))

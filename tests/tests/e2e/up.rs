@@ -273,18 +273,19 @@ async fn ctrl_c_while_the_stack_starts_leaves_no_workload_behind() {
         .spawn()
         .expect("spawn meshctl up");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    // The last certificate line: the workloads are about to start.
+    // auth is serving and accounts about to start.
     let started = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.expect("read") {
-            if line.contains("loadgen") {
+            if line == "starting accounts" {
                 return true;
             }
         }
         false
     })
     .await
-    .expect("certificates within 60 s");
-    assert!(started, "meshctl up ended before starting the workloads");
+    .expect("accounts started within 60 s");
+    assert!(started, "meshctl up ended before starting accounts");
+    assert!(!processes_using(&data).is_empty(), "auth runs");
     let pid = child.id().expect("pid").to_string();
     assert!(
         std::process::Command::new("kill")
@@ -294,10 +295,11 @@ async fn ctrl_c_while_the_stack_starts_leaves_no_workload_behind() {
             .success()
     );
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    tokio::time::timeout(Duration::from_secs(60), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
         .expect("meshctl up stopped within 60 s of Ctrl-C")
         .expect("wait");
+    assert!(status.success(), "meshctl up exited with {status}");
     assert_eq!(
         processes_using(&data),
         Vec::<String>::new(),
