@@ -79,6 +79,7 @@ pub(crate) struct LoadArgs {
     pub(crate) closed: bool,
 
     /// Most requests in flight (open loop) or workers (closed loop) [default: 1000 open, 16 closed].
+    /// Open loop: a request still waiting for a slot a --timeout after the run is never sent (NOT_SENT).
     #[arg(long)]
     pub(crate) concurrency: Option<usize>,
 

@@ -5,9 +5,13 @@
 //! server that stalls is charged for every request it held up (no
 //! coordinated omission). `--concurrency` workers take the due times in
 //! order; when all of them are busy the next request waits for one, that
-//! wait counts in its latency, and it is counted as delayed. Closed loop:
-//! each worker sends back to back. Both are bounded: by the request count,
-//! by the duration, and every request by `--timeout`.
+//! wait counts in its latency, and it is counted as delayed. A request no
+//! worker could take up before the run gives up (a timeout after the
+//! schedule ends) is never sent, but it is still recorded, as `NOT_SENT`
+//! with the time from its due time to the give-up as its latency, so the
+//! worst waits stay in the percentiles. Closed loop: each worker sends back
+//! to back. Both are bounded: by the request count, by the duration, and
+//! every request by `--timeout`.
 
 use std::{
     future::Future,
@@ -164,7 +168,7 @@ impl<C: Call> Shared<C> {
             Sample {
                 outcome,
                 latency: done - from,
-                service: done - sent,
+                service: Some(done - sent),
                 delayed,
                 warmup,
             },
@@ -184,7 +188,7 @@ struct Open {
     /// Due times before this index are the warm-up.
     warm: u64,
     total: u64,
-    /// A worker that only gets to a due time after this sends nothing more.
+    /// A worker that only gets to a due time after this does not send it.
     give_up: Instant,
 }
 
@@ -197,19 +201,34 @@ async fn open_worker<C: Call>(w: usize, s: Arc<Shared<C>>, open: Open) -> Option
             return last;
         }
         let due = s.t0 + Duration::from_secs_f64(i as f64 / open.rate);
+        let warmup = i < open.warm;
         let now = Instant::now();
         if now >= open.give_up {
-            // Never sent: the report counts it as intended but not sent.
-            return last;
+            // Too late to send; a measured one is still charged its wait
+            // (due times all fall before the give-up), without a send.
+            if !warmup {
+                s.recorder.record(w, not_sent(due, open.give_up));
+            }
+            continue;
         }
         // No worker was free when this was due: the cap was reached.
         let delayed = now > due + DELAY_SLACK;
         tokio::time::sleep_until(due).await;
-        let warmup = i < open.warm;
         let done = s.send(w, i, due, delayed, warmup).await;
         if !warmup {
             last = Some(done);
         }
+    }
+}
+
+/// A measured request due at `due` that the run gave up on at `give_up`.
+fn not_sent(due: Instant, give_up: Instant) -> Sample {
+    Sample {
+        outcome: Outcome::new(Kind::Request, Status::NotSent),
+        latency: give_up.saturating_duration_since(due),
+        service: None,
+        delayed: false,
+        warmup: false,
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use tonic::Code;
 
 use super::*;
+use crate::load::report::{Parts, Report};
 
 /// A service that answers after `delay`, or `stall` for the first `stalled` calls.
 struct Fake {
@@ -105,21 +106,52 @@ async fn a_full_cap_delays_sends_and_charges_the_wait() {
     // Two workers, 100 ms per call: 20 calls/s served of 100/s wanted.
     let mut schedule = open(100.0, 2, 1);
     schedule.timeout = Duration::from_secs(1);
-    let (_, recorder, _) = run(Fake::new(100), &schedule).await;
+    let (_, recorder, ran) = run(Fake::new(100), &schedule).await;
     let totals = recorder.totals();
-    let sent = totals.latency.len();
-    // Sends stop a timeout after the schedule ends: 2 s at 20/s.
-    assert_eq!(sent, 40);
-    // All but the first two were due before a worker was free.
+    // Sends stop a timeout after the schedule ends: 2 s at 20/s. The other
+    // 60 never left, and are recorded as such.
+    assert_eq!(
+        totals.outcomes,
+        vec![
+            (Outcome::new(Kind::Request, Status::Grpc(Code::Ok)), 40),
+            (Outcome::new(Kind::Request, Status::NotSent), 60),
+        ]
+    );
+    // All but the first two sent were due before a worker was free.
     assert_eq!(totals.delayed, 38);
+    // Every request is in the latency, the unsent charged from their due
+    // time (0.4 s to 0.99 s) to the give-up (2 s); only those sent have a
+    // service time.
+    assert_eq!(totals.latency.len(), 100);
+    assert!(totals.latency.count_between(1_000_000, u64::MAX) >= 60);
+    assert_eq!(totals.service.len(), 40);
+    let h = &totals.service;
+    assert!(h.equivalent(h.max(), 100_000), "{}", h.max());
     // The last one sent was due long before it could leave.
     assert!(
         totals.latency.max() >= 1_500_000,
         "{}",
         totals.latency.max()
     );
-    let h = &totals.service;
-    assert!(h.equivalent(h.max(), 100_000), "{}", h.max());
+
+    // The report counts them once, as not sent and as errors.
+    let parts = Parts {
+        scenario: "read",
+        target: "test".to_owned(),
+        rate: Some(100.0),
+        concurrency: 2,
+        connections: 1,
+        intended: schedule.planned().map(|(_, measured)| measured),
+        elapsed: ran.elapsed,
+        cpu: (Duration::ZERO, Duration::ZERO),
+        series: Vec::new(),
+    };
+    let c = Report::new(parts, &totals).requests;
+    assert_eq!(c.intended, Some(100));
+    assert_eq!(
+        (c.sent, c.completed, c.not_sent, c.errors),
+        (40, 40, 60, 60)
+    );
 }
 
 #[tokio::test(start_paused = true)]

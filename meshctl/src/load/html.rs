@@ -74,10 +74,10 @@ pub(crate) fn page(r: &Report) -> String {
         row(&format!("expected {status}"), count.to_string());
     }
 
-    let at = |f: fn(&super::record::Second) -> u64| {
+    let at = |f: fn(&super::record::Interval) -> u64| {
         r.series
             .iter()
-            .map(|s| (s.second as f64 + 1.0, f(s) as f64 / 1000.0))
+            .map(|s| (s.end_s, f(s) as f64 / 1000.0))
             .collect::<Vec<_>>()
     };
     let over_time = chart(

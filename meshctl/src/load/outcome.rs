@@ -1,6 +1,7 @@
 //! How a request ended and whether that is what the run wanted: a gRPC
-//! or HTTP status (or a client-side timeout or connection failure), and a
-//! class (served, refused as the abuse scenario expects, or an error).
+//! or HTTP status (or a client-side timeout, a connection failure, or
+//! never sent at all), and a class (served, refused as the abuse scenario
+//! expects, or an error).
 
 use tonic::Code;
 
@@ -43,6 +44,9 @@ pub(crate) enum Status {
     /// The connection failed before an answer (REST; gRPC reports these
     /// as `UNAVAILABLE` or `UNKNOWN`).
     Connection,
+    /// Open loop: due, but no worker was free before the run gave up on
+    /// it, so it never left. Still an error with a latency (see `engine`).
+    NotSent,
 }
 
 impl Status {
@@ -54,7 +58,19 @@ impl Status {
             Self::NotPaid => "ORDER_NOT_PAID".to_owned(),
             Self::Timeout => "CLIENT_TIMEOUT".to_owned(),
             Self::Connection => "CONNECTION_ERROR".to_owned(),
+            Self::NotSent => "NOT_SENT".to_owned(),
         }
+    }
+
+    /// Whether the request left at all.
+    pub(crate) fn sent(self) -> bool {
+        self != Self::NotSent
+    }
+
+    /// Whether it was sent and ended (answered or failed) within `--timeout`:
+    /// the one definition of "completed" for the totals and the time series.
+    pub(crate) fn completed(self) -> bool {
+        !matches!(self, Self::Timeout | Self::NotSent)
     }
 
     /// Reports list gRPC codes in numeric order, then HTTP statuses, then the rest.
@@ -65,6 +81,7 @@ impl Status {
             Self::NotPaid => (2, 0),
             Self::Timeout => (3, 0),
             Self::Connection => (4, 0),
+            Self::NotSent => (5, 0),
         }
     }
 }
@@ -168,6 +185,10 @@ mod tests {
         assert_eq!(o(Kind::OverQuota, unauth), Class::Error);
         assert_eq!(o(Kind::Request, Status::Http(204)), Class::Ok);
         assert_eq!(o(Kind::Request, Status::NotPaid), Class::Error);
+        assert_eq!(o(Kind::Request, Status::NotSent), Class::Error);
+        assert!(!Status::NotSent.sent() && Status::Timeout.sent());
+        assert!(!Status::NotSent.completed() && !Status::Timeout.completed());
+        assert!(Status::Connection.completed());
         assert_eq!(
             Status::Grpc(Code::ResourceExhausted).label(),
             "RESOURCE_EXHAUSTED"

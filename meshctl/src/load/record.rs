@@ -1,9 +1,10 @@
 //! Recording what each request did, cheaply enough not to slow the run:
 //! workers write into a few mutex-guarded shards (worker `w` into shard
 //! `w % shards`, so two workers rarely meet on one lock), each holding HDR
-//! histograms and outcome counts. Once a second the collector drains the
-//! shards' interval histograms into one point of the time series; at the
-//! end the shards are merged into the totals the report is made of.
+//! histograms and outcome counts. About once a second the collector drains
+//! the shards' interval histograms into one point of the time series; at
+//! the end the shards are merged into the totals the report is made of.
+//! Both count with the same definitions (see [`Status::completed`](super::outcome::Status::completed)).
 
 use std::{
     sync::{Mutex, MutexGuard, PoisonError},
@@ -24,14 +25,15 @@ pub(crate) fn histogram() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
-/// One finished request, as a worker hands it to the recorder.
+/// One finished (or abandoned) request, as a worker hands it to the recorder.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
     pub(crate) outcome: Outcome,
-    /// From the intended send time (open loop) or the send (closed loop).
+    /// From the intended send time (open loop) or the send (closed loop);
+    /// for a request never sent, up to when the run gave up on it.
     pub(crate) latency: Duration,
-    /// From the moment the request actually left.
-    pub(crate) service: Duration,
+    /// From the moment the request actually left; `None` if it never did.
+    pub(crate) service: Option<Duration>,
     /// The send waited for a free slot under the in-flight cap.
     pub(crate) delayed: bool,
     /// Sent during the warm-up: counted, not measured.
@@ -43,6 +45,8 @@ struct Shard {
     service: Histogram<u64>,
     /// Latencies since the collector's last tick.
     interval: Histogram<u64>,
+    /// Completed requests and errors since the last tick.
+    interval_completed: u64,
     interval_errors: u64,
     outcomes: Vec<(Outcome, u64)>,
     delayed: u64,
@@ -55,6 +59,7 @@ impl Shard {
             latency: histogram(),
             service: histogram(),
             interval: histogram(),
+            interval_completed: 0,
             interval_errors: 0,
             outcomes: Vec::new(),
             delayed: 0,
@@ -63,17 +68,29 @@ impl Shard {
     }
 }
 
-/// One second of the run, as the collector saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct Second {
-    /// Seconds since the measured part began.
-    pub(crate) second: u64,
-    /// Requests that ended during this second.
+/// One point of the time series: what ended between two of the
+/// collector's ticks (about a second apart, exactly as wide as `width_s`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub(crate) struct Interval {
+    /// When the interval ended, in seconds since the measured part began.
+    pub(crate) end_s: f64,
+    /// How long the interval really was, in seconds.
+    pub(crate) width_s: f64,
+    /// Requests completed in the interval, counted as the totals count them
+    /// (timeouts and requests never sent excluded).
     pub(crate) completed: u64,
+    /// `completed` over `width_s`.
+    pub(crate) completed_rps: f64,
+    /// Errors, timeouts and requests never sent included, as in the totals.
     pub(crate) errors: u64,
     pub(crate) p50_us: u64,
     pub(crate) p99_us: u64,
     pub(crate) max_us: u64,
+}
+
+/// Seconds to the millisecond, as the series shows them.
+fn round3(secs: f64) -> f64 {
+    (secs * 1e3).round() / 1e3
 }
 
 /// Everything recorded, merged.
@@ -127,10 +144,11 @@ impl Recorder {
         let latency = micros(sample.latency);
         shard.latency.saturating_record(latency);
         shard.interval.saturating_record(latency);
-        shard.service.saturating_record(micros(sample.service));
-        if sample.outcome.class() == Class::Error {
-            shard.interval_errors += 1;
+        if let Some(service) = sample.service {
+            shard.service.saturating_record(micros(service));
         }
+        shard.interval_completed += u64::from(sample.outcome.status.completed());
+        shard.interval_errors += u64::from(sample.outcome.class() == Class::Error);
         shard.delayed += u64::from(sample.delayed);
         match shard
             .outcomes
@@ -142,21 +160,30 @@ impl Recorder {
         }
     }
 
-    /// Drains what ended since the last tick into point `second` of the series.
-    pub(crate) fn tick(&self, second: u64) -> Second {
+    /// Drains what ended since the last tick into a point of the series:
+    /// the interval `width` wide that ended `end` into the measured part.
+    pub(crate) fn tick(&self, end: Duration, width: Duration) -> Interval {
         let mut merged = histogram();
-        let mut errors = 0;
+        let (mut completed, mut errors) = (0, 0);
         for i in 0..self.shards.len() {
             let mut shard = self.shard(i);
             merged
                 .add(&shard.interval)
                 .expect("histograms share their bounds");
             shard.interval.reset();
+            completed += std::mem::take(&mut shard.interval_completed);
             errors += std::mem::take(&mut shard.interval_errors);
         }
-        Second {
-            second,
-            completed: merged.len(),
+        let width_s = width.as_secs_f64();
+        Interval {
+            end_s: round3(end.as_secs_f64()),
+            width_s: round3(width_s),
+            completed,
+            completed_rps: if width_s > 0.0 {
+                (completed as f64 / width_s * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
             errors,
             p50_us: merged.value_at_quantile(0.5),
             p99_us: merged.value_at_quantile(0.99),
@@ -210,7 +237,7 @@ mod tests {
         Sample {
             outcome: Outcome::new(kind, status),
             latency: Duration::from_millis(millis),
-            service: Duration::from_millis(millis / 2),
+            service: status.sent().then(|| Duration::from_millis(millis / 2)),
             delayed: millis > 100,
             warmup: false,
         }
@@ -229,17 +256,40 @@ mod tests {
         };
         recorder.record(0, warm);
 
-        let first = recorder.tick(0);
+        let second = Duration::from_secs(1);
+        let first = recorder.tick(second, second);
         assert_eq!((first.completed, first.errors), (5, 1));
+        assert_eq!(
+            (first.end_s, first.width_s, first.completed_rps),
+            (1.0, 1.0, 5.0)
+        );
         assert!(
             first.max_us >= 200_000 && first.p50_us >= 19_000,
             "{first:?}"
         );
-        let empty = recorder.tick(1);
+        let empty = recorder.tick(2 * second, second);
         assert_eq!((empty.completed, empty.errors, empty.max_us), (0, 0, 0));
 
+        // Neither a timeout nor a request never sent completed; both are
+        // errors with a latency, and only the one that left has a service time.
+        recorder.record(2, sample(Kind::Request, Status::Timeout, 50));
+        let never = Sample {
+            delayed: false,
+            ..sample(Kind::Request, Status::NotSent, 3000)
+        };
+        recorder.record(0, never);
+        let part = recorder.tick(Duration::from_millis(2250), Duration::from_millis(250));
+        assert_eq!((part.completed, part.errors), (0, 2));
+        assert_eq!(
+            (part.end_s, part.width_s, part.completed_rps),
+            (2.25, 0.25, 0.0)
+        );
+        assert!(part.max_us >= 3_000_000, "{part:?}");
+
         let totals = recorder.totals();
-        assert_eq!(totals.latency.len(), 5);
+        assert_eq!(totals.latency.len(), 7);
+        assert!(totals.latency.max() >= 3_000_000);
+        assert_eq!(totals.service.len(), 6);
         assert!(totals.service.equivalent(totals.service.max(), 100_000));
         assert_eq!((totals.delayed, totals.warmup), (1, 1));
         assert_eq!(
@@ -250,6 +300,8 @@ mod tests {
                     Outcome::new(Kind::Request, Status::Grpc(Code::Unavailable)),
                     1
                 ),
+                (Outcome::new(Kind::Request, Status::Timeout), 1),
+                (Outcome::new(Kind::Request, Status::NotSent), 1),
             ]
         );
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     outcome::{Class, Status},
-    record::{Second, Totals},
+    record::{Interval, Totals},
 };
 
 /// The whole result of a run.
@@ -31,9 +31,10 @@ pub(crate) struct Report {
     pub(crate) requests: Counts,
     /// Answers per second over `duration_s`.
     pub(crate) throughput_rps: f64,
-    /// From the intended send time (open loop) or the send (closed loop).
+    /// From the intended send time (open loop) or the send (closed loop);
+    /// requests never sent are in it too, up to when the run gave up on them.
     pub(crate) latency_us: Latency,
-    /// From the moment each request actually left.
+    /// From the moment each request actually left (so only those sent).
     pub(crate) service_time_us: Latency,
     /// Errors by status name.
     pub(crate) errors_by_status: BTreeMap<String, u64>,
@@ -44,8 +45,8 @@ pub(crate) struct Report {
     pub(crate) cpu: Cpu,
     /// The latency distribution, for a percentile curve.
     pub(crate) percentiles: Vec<Point>,
-    /// One point per second of the measured part.
-    pub(crate) series: Vec<Second>,
+    /// About one point per second of the measured part.
+    pub(crate) series: Vec<Interval>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -58,12 +59,13 @@ pub(crate) struct Counts {
     pub(crate) completed: u64,
     pub(crate) ok: u64,
     pub(crate) expected: u64,
-    /// Errors, timeouts included.
+    /// Errors, timeouts and requests never sent included.
     pub(crate) errors: u64,
     pub(crate) timeouts: u64,
     /// Sends that waited for a free slot under the in-flight cap.
     pub(crate) delayed: u64,
-    /// Open loop: intended but never sent (the cap stayed full to the end).
+    /// Open loop: intended but never sent (the cap stayed full to the end);
+    /// each is an error (`NOT_SENT`) with its wait as its latency.
     pub(crate) not_sent: u64,
     /// Sent during the warm-up, not measured.
     pub(crate) warmup: u64,
@@ -167,7 +169,7 @@ pub(crate) struct Parts {
     pub(crate) intended: Option<u64>,
     pub(crate) elapsed: Duration,
     pub(crate) cpu: (Duration, Duration),
-    pub(crate) series: Vec<Second>,
+    pub(crate) series: Vec<Interval>,
 }
 
 impl Report {
@@ -187,7 +189,14 @@ impl Report {
         let (mut errors_by_status, mut expected_by_status) = (BTreeMap::new(), BTreeMap::new());
         let mut outcomes = Vec::new();
         for &(outcome, count) in &totals.outcomes {
-            counts.sent += count;
+            if outcome.status.sent() {
+                counts.sent += count;
+            } else {
+                counts.not_sent += count;
+            }
+            if outcome.status.completed() {
+                counts.completed += count;
+            }
             let class = outcome.class();
             match class {
                 Class::Ok => counts.ok += count,
@@ -213,8 +222,6 @@ impl Report {
                 count,
             });
         }
-        counts.completed = counts.sent - counts.timeouts;
-        counts.not_sent = parts.intended.map_or(0, |i| i.saturating_sub(counts.sent));
         let secs = parts.elapsed.as_secs_f64();
         let cpu_total = (parts.cpu.0 + parts.cpu.1).as_secs_f64();
         Self {

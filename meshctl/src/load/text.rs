@@ -37,7 +37,11 @@ pub(crate) fn human(r: &Report) -> String {
         ("errors", c.errors, ""),
         ("timeouts", c.timeouts, "  (no answer within --timeout)"),
         ("delayed", c.delayed, "  (waited for the in-flight cap)"),
-        ("not sent", c.not_sent, "  (the cap stayed full to the end)"),
+        (
+            "not sent",
+            c.not_sent,
+            "  (the cap stayed full; errors as NOT_SENT)",
+        ),
         ("warm-up", c.warmup, "  (sent, not measured)"),
     ] {
         line(format!("  {label:<12}{value:>10}{note}"));
@@ -128,7 +132,11 @@ fn hints(r: &Report) -> Vec<String> {
             r.concurrency, r.requests.delayed
         );
         if r.requests.not_sent > 0 {
-            let _ = write!(text, " and {} were never sent", r.requests.not_sent);
+            let _ = write!(
+                text,
+                " and {} were never sent (up to a --timeout after the schedule ended)",
+                r.requests.not_sent
+            );
         }
         text.push_str("; their wait is in their latency");
         hints.push(text);
@@ -156,7 +164,7 @@ mod tests {
             let sample = Sample {
                 outcome: Outcome::new(kind, status),
                 latency,
-                service: latency,
+                service: status.sent().then_some(latency),
                 delayed: false,
                 warmup: false,
             };
@@ -171,7 +179,7 @@ mod tests {
             intended: Some(5),
             elapsed: Duration::from_secs(2),
             cpu: (Duration::from_millis(30), Duration::from_millis(10)),
-            series: Vec::new(),
+            series: vec![recorder.tick(Duration::from_secs(2), Duration::from_secs(2))],
         };
         Report::new(parts, &recorder.totals())
     }
@@ -183,15 +191,23 @@ mod tests {
             (Kind::Expired, Status::Grpc(Code::Ok), 3),
             (Kind::OverQuota, Status::Grpc(Code::ResourceExhausted), 1),
             (Kind::OverQuota, Status::Timeout, 40),
+            (Kind::Request, Status::NotSent, 900),
         ]);
         let c = &r.requests;
         assert_eq!((c.sent, c.completed, c.ok, c.expected), (4, 3, 0, 2));
-        assert_eq!((c.errors, c.timeouts, c.not_sent), (2, 1, 1));
+        assert_eq!((c.errors, c.timeouts, c.not_sent), (3, 1, 1));
+        // The series counts as the totals do.
+        assert_eq!((r.series[0].completed, r.series[0].errors), (3, 3));
+        // What was never sent is an error with its wait as its latency,
+        // and has no service time.
+        assert_eq!(r.errors_by_status.get("NOT_SENT"), Some(&1));
+        assert!(r.latency_us.max >= 900_000, "{:?}", r.latency_us);
+        assert!(r.service_time_us.max < 900_000, "{:?}", r.service_time_us);
         assert_eq!(r.throughput_rps, 1.5);
         assert_eq!(r.cpu.per_request_us, 10_000.0);
         assert_eq!(r.errors_by_status.get("OK"), Some(&1));
         assert_eq!(r.expected_by_status.get("RESOURCE_EXHAUSTED"), Some(&1));
-        assert!(r.latency_us.max >= 40_000 && r.latency_us.min >= 1_000);
+        assert!(r.latency_us.min >= 1_000);
         assert_eq!(
             (ms(40_015), ms(7)),
             ("40.015".to_owned(), "0.007".to_owned())
@@ -202,5 +218,6 @@ mod tests {
         assert!(text.contains(&format!("  max         {:>10} ms", ms(r.latency_us.max))));
         assert!(text.contains("expired-token  OK"), "{text}");
         assert!(text.contains("SECURITY: 1 requests with a forged or expired token"));
+        assert!(text.contains("1 were never sent"), "{text}");
     }
 }

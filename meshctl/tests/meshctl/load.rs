@@ -281,6 +281,43 @@ async fn a_stalled_server_is_charged_for_the_stall_and_the_rate_is_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_a_full_cap_never_let_out_are_errors_charged_their_wait() {
+    // The server holds every request; one slot, freed only by --timeout,
+    // sends at most one request per 500 ms until the give-up at 1.5 s.
+    let f = Fixture::start(Slow {
+        stall: Duration::from_secs(600),
+        ..Slow::default()
+    })
+    .await;
+    let out = f
+        .load(&[
+            "--rate",
+            "100",
+            "--duration",
+            "1s",
+            "--concurrency",
+            "1",
+            "--timeout",
+            "500ms",
+            "--json",
+        ])
+        .await;
+    let json = report(&out);
+    let requests = &json["requests"];
+    let (sent, not_sent) = (n(&requests["sent"]), n(&requests["not_sent"]));
+    assert_eq!(sent + not_sent, n(&requests["intended"]), "{json}");
+    assert!(not_sent >= 90, "{json}");
+    assert_eq!(n(&json["errors_by_status"]["NOT_SENT"]), not_sent, "{json}");
+    assert_eq!(n(&requests["errors"]), sent + not_sent, "{json}");
+    // Each unsent request waited from its due time (before 1 s) to the
+    // give-up (a timeout after the schedule), and the percentiles say so.
+    assert!(n(&json["latency_us"]["p50"]) >= 500_000, "{json}");
+    let human = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(human_value(&human, "not sent") as u64, not_sent, "{human}");
+    assert!(human.contains("were never sent"), "{human}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_counts_and_durations_bound_the_run() {
     let f = Fixture::start(Slow {
         delay: Duration::from_millis(2),
