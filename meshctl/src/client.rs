@@ -83,22 +83,27 @@ impl StackArgs {
     }
 }
 
-/// An HTTP client (HTTP/1.1 and h2) trusting only the CA in `ca`.
-pub(crate) fn https_client(ca: &Path) -> anyhow::Result<reqwest::Client> {
+/// A TLS client configuration trusting only the CA in `ca`, presenting no
+/// certificate (what any client of the gateway's public port uses).
+pub(crate) fn ca_tls_config(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
     let roots = mesh::tls::load_roots(ca).map_err(|e| {
         anyhow::anyhow!(
             "{e} (the CA of a stack started by `meshctl up` is <data-dir>/certs/ca.pem)"
         )
     })?;
-    let config = rustls::ClientConfig::builder_with_provider(
-        rustls::crypto::aws_lc_rs::default_provider().into(),
+    Ok(
+        rustls::ClientConfig::builder_with_provider(mesh::tls::provider())
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
     )
-    .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+}
+
+/// An HTTP client (HTTP/1.1 and h2) trusting only the CA in `ca`.
+pub(crate) fn https_client(ca: &Path) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .use_preconfigured_tls(config)
+        .use_preconfigured_tls(ca_tls_config(ca)?)
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5))
         .build()

@@ -57,13 +57,7 @@ impl Dialer {
         let addr = format!("{host}:{port}");
         let name = mesh::client::server_name(&addr)
             .map_err(|e| anyhow::anyhow!("--gateway {url}: {e}"))?;
-        let roots = mesh::tls::load_roots(ca)
-            .with_context(|| format!("--ca {}: cannot use it as the trust anchor", ca.display()))?;
-        let mut config = ClientConfig::builder_with_provider(mesh::tls::provider())
-            .with_safe_default_protocol_versions()
-            .context("TLS protocol versions")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut config = crate::client::ca_tls_config(ca)?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(Self::Gateway {
             addr,
