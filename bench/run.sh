@@ -27,6 +27,9 @@
 #   BENCH_ROUNDS=3                       rounds over every path; each reports its median
 #   BENCH_CONCURRENCY=64 BENCH_CONNECTIONS=4
 #   BENCH_SERVER_CPUS=0 BENCH_CLIENT_CPUS=1
+#   BENCH_NICE=-10                       run servers and load tools at this nice
+#                                        level (negative needs root) so that other
+#                                        work on a shared machine steals less
 #   BENCH_RESULTS=DIR                    default bench/results/<UTC time>
 #   BENCH_BUILD=0                        use the release binaries already built
 #   CARGO_TARGET_DIR                     where the release binaries are
@@ -42,6 +45,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CONCURRENCY=${BENCH_CONCURRENCY:-64}
 CONNECTIONS=${BENCH_CONNECTIONS:-4}
 SERVER_CPUS=${BENCH_SERVER_CPUS:-0}
+NICE=${BENCH_NICE:-0}
 CLIENT_CPUS=${BENCH_CLIENT_CPUS:-1}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
@@ -75,7 +79,7 @@ trap 'exit 130' INT TERM
 start() {
     local name=$1
     shift
-    taskset -c "$SERVER_CPUS" "$@" >"$WORK/$name.log" 2>&1 &
+    nice -n "$NICE" taskset -c "$SERVER_CPUS" "$@" >"$WORK/$name.log" 2>&1 &
     PIDS+=("$!")
     echo "$!" >"$WORK/$name.pid"
 }
@@ -164,7 +168,7 @@ h2load_run() {
         args+=(-H 'content-type: application/grpc' -H 'te: trailers' -d "$WORK/frame.bin")
     fi
     (
-        taskset -c "$CLIENT_CPUS" h2load "${args[@]}" "$url" >"$RESULTS/rounds/$name.h2load.txt"
+        nice -n "$NICE" taskset -c "$CLIENT_CPUS" h2load "${args[@]}" "$url" >"$RESULTS/rounds/$name.h2load.txt"
         client_cpu_us "$WORK/$name.client_us"
     )
     awk '{ print $3 }' "$WORK/$name.h2log" >"$WORK/$name.lat"
@@ -190,7 +194,7 @@ meshctl_run() {
         return
     fi
     (
-        taskset -c "$CLIENT_CPUS" "$BIN/meshctl" load --data-dir "$WORK/data" --gateway "$GATEWAY_URL" \
+        nice -n "$NICE" taskset -c "$CLIENT_CPUS" "$BIN/meshctl" load --data-dir "$WORK/data" --gateway "$GATEWAY_URL" \
             --connections "$CONNECTIONS" --duration "${DURATION}s" --warmup "${WARMUP}s" \
             --json "$@" >"$RESULTS/rounds/$name.meshctl.json"
         client_cpu_us "$WORK/$name.client_us"
@@ -441,7 +445,7 @@ jq -n --arg rss "$GATEWAY_RSS" --arg hwm "$GATEWAY_HWM" --arg nginx "$NGINX_RSS"
 {
     echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
     echo "date: $(date -u +%FT%TZ)"
-    echo "load: median of $ROUNDS rounds, $DURATION s per run after $WARMUP s warm-up, $CONCURRENCY in flight over $CONNECTIONS connections; servers on CPU $SERVER_CPUS, load tools on CPU $CLIENT_CPUS"
+    echo "load: median of $ROUNDS rounds, $DURATION s per run after $WARMUP s warm-up, $CONCURRENCY in flight over $CONNECTIONS connections; servers on CPU $SERVER_CPUS, load tools on CPU $CLIENT_CPUS, nice $NICE"
     echo "load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RESULTS/machine.txt"
 
