@@ -17,10 +17,11 @@
 # then open-loop runs at half of the peaks of 1 and 4 for the added p50 of
 # one secure hop. Servers run on BENCH_SERVER_CPUS, every load tool on
 # BENCH_CLIENT_CPUS (taskset), so both tools get the same CPU budget.
-# Prints a Markdown table (ratios to the baseline, targets met or not) and
+# Prints (bench/report.sh) a Markdown table of every path with ratios to
+# the baseline and server CPU per call, and each target met or not, and
 # keeps every raw result in the results directory.
 #
-# Usage (from anywhere; about 7 minutes with the defaults, plus the build):
+# Usage (from anywhere; about 7.5 minutes with the defaults, plus the build):
 #   bench/run.sh
 # Environment:
 #   BENCH_DURATION=10 BENCH_WARMUP=2     seconds per run, and warm-up before it
@@ -33,7 +34,7 @@
 #   BENCH_RESULTS=DIR                    default bench/results/<UTC time>
 #   BENCH_BUILD=0                        use the release binaries already built
 #   CARGO_TARGET_DIR                     where the release binaries are
-# Needs: cargo, curl, jq, taskset; h2load (nghttp2-client) and nginx are
+# Needs: cargo, curl, jq, python3, taskset; h2load (nghttp2-client) and nginx are
 # installed with apt-get when missing. Everything listens on 127.0.0.1.
 
 set -euo pipefail
