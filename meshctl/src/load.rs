@@ -5,15 +5,17 @@
 //!
 //! The parts, in the order a run uses them: [`args`] checks the flags into
 //! a schedule; [`connect`], [`tokens`] and [`setup`] get connections, a
-//! token that stays fresh, and a funded account; [`target`], [`rest`] and
-//! [`abuse`] build the scenario's requests; [`engine`] sends them on
-//! schedule while [`outcome`], [`record`] and [`progress`] keep the
-//! numbers; [`report`], [`text`] and [`html`] present them.
+//! token that stays fresh, and a funded account; [`target`], [`grpc`],
+//! [`rest`] and [`abuse`] build and send the scenario's requests;
+//! [`engine`] schedules them while [`outcome`], [`record`] and
+//! [`progress`] keep the numbers; [`report`], [`text`] and [`html`]
+//! present them.
 
 mod abuse;
 mod args;
 mod connect;
 mod engine;
+mod grpc;
 mod html;
 mod outcome;
 mod progress;
@@ -28,16 +30,16 @@ mod tokens;
 use std::{io::IsTerminal as _, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use http::uri::PathAndQuery;
 use tokio::{sync::oneshot, time::Instant};
 
 pub(crate) use args::LoadArgs;
 use args::Scenario;
 use connect::Dialer;
 use engine::{Mode, Schedule};
+use grpc::GrpcCall;
 use record::Recorder;
 use report::{Parts, Report};
-use target::{GrpcBody, GrpcCall, OrderTemplate, Target};
+use target::{GrpcBody, OrderTemplate, Target};
 use tokens::Tokens;
 
 use crate::client::{Gateway, Subject};
@@ -98,17 +100,8 @@ pub(crate) async fn run(args: &LoadArgs) -> anyhow::Result<()> {
     };
 
     let k = args.connections;
-    let in_flight = schedule.workers;
     let grpc = |path: &'static str, body: GrpcBody, tokens: Option<Tokens>| {
-        let dialer = dialer.clone();
-        async move {
-            anyhow::Ok(GrpcCall {
-                channels: dialer.channels(k, in_flight).await?,
-                path: PathAndQuery::from_static(path),
-                body,
-                tokens,
-            })
-        }
+        GrpcCall::connect(dialer.clone(), k, path, body, tokens)
     };
     let get_account = GrpcBody::get_account(&account);
     let order = OrderTemplate::new(&account, &run_id);

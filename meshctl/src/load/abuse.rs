@@ -23,13 +23,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tonic::metadata::{Ascii, MetadataValue};
+use http::HeaderValue;
 
 use crate::forge::Forger;
 
 use super::{
+    grpc::GrpcCall,
     outcome::{Kind, Outcome},
-    target::GrpcCall,
     tokens::Bearer,
 };
 
@@ -41,8 +41,8 @@ const POOL: usize = 64;
 pub(crate) struct Abuse {
     /// Sends the real token unless told otherwise.
     grpc: GrpcCall,
-    forged: Vec<MetadataValue<Ascii>>,
-    expired: Vec<MetadataValue<Ascii>>,
+    forged: Vec<HeaderValue>,
+    expired: Vec<HeaderValue>,
 }
 
 impl Abuse {
@@ -55,8 +55,9 @@ impl Abuse {
         let mut forged = Vec::with_capacity(POOL);
         let mut expired = Vec::with_capacity(POOL);
         for i in 0..POOL {
-            forged.push(Bearer::new(&key.forge(real, &format!("forged-{i}"), None)?)?.grpc);
-            expired.push(Bearer::new(&key.forge(real, &format!("expired-{i}"), Some(now))?)?.grpc);
+            forged.push(Bearer::new(&key.forge(real, &format!("forged-{i}"), None)?)?.header);
+            expired
+                .push(Bearer::new(&key.forge(real, &format!("expired-{i}"), Some(now))?)?.header);
         }
         Ok(Self {
             grpc,
@@ -66,7 +67,7 @@ impl Abuse {
     }
 
     pub(crate) async fn call(&self, worker: usize, seq: u64) -> Outcome {
-        let pick = |pool: &[MetadataValue<Ascii>]| {
+        let pick = |pool: &[HeaderValue]| {
             let i = usize::try_from(seq / 3).unwrap_or(0) % pool.len();
             pool[i].clone()
         };

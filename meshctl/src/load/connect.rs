@@ -8,6 +8,7 @@
 use std::{io, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http2::SendRequest;
@@ -18,9 +19,9 @@ use mesh::{
     tls::{MeshTls, TlsFiles},
 };
 use rustls::{ClientConfig, pki_types::ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsConnector, client::TlsStream};
-use tonic::transport::{Channel, Endpoint, Uri};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -142,59 +143,89 @@ impl Dialer {
         }
     }
 
-    /// `count` gRPC channels, each its own HTTP/2 connection, connected now.
-    pub(crate) async fn channels(
-        self: &Arc<Self>,
-        count: usize,
-        in_flight: usize,
-    ) -> anyhow::Result<Vec<Channel>> {
-        let endpoint = Endpoint::from_shared(format!("http://{}", self.addr()))
-            .with_context(|| format!("{} {}: not a host:port", self.flag(), self.addr()))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            // Room for every request the run may have in flight.
-            .buffer_size(in_flight.max(1024));
-        let mut channels = Vec::with_capacity(count);
-        for _ in 0..count {
-            let connected = match **self {
-                Self::Plain { .. } => endpoint.connect().await,
-                _ => {
-                    let dialer = self.clone();
-                    let connector = tower::service_fn(move |_: Uri| {
-                        let dialer = dialer.clone();
-                        async move { dialer.tls().await.map(TokioIo::new) }
-                    });
-                    endpoint.connect_with_connector(connector).await
+    /// One HTTP/2 connection: TLS (gateway, mesh) or h2c (plaintext).
+    pub(crate) async fn h2(&self) -> anyhow::Result<Sender> {
+        let dial = async {
+            match self {
+                Self::Plain { addr } => {
+                    let tcp = TcpStream::connect(addr.as_str()).await?;
+                    tcp.set_nodelay(true)?;
+                    handshake(tcp).await
                 }
-            };
-            let channel = connected.map_err(|e| {
-                anyhow::Error::new(e).context(format!(
-                    "{} {}: cannot connect",
-                    self.flag(),
-                    self.addr()
-                ))
-            })?;
-            channels.push(channel);
+                _ => handshake(self.tls().await?).await,
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, dial)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {CONNECT_TIMEOUT:?}")))
+            .with_context(|| format!("{} {}: cannot connect", self.flag(), self.addr()))
+    }
+}
+
+/// Sends requests on one HTTP/2 connection; cloned for each request.
+pub(crate) type Sender = SendRequest<Full<Bytes>>;
+
+/// The HTTP/2 handshake on `io`.
+async fn handshake<T>(io: T) -> anyhow::Result<Sender>
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(io))
+        .await?;
+    // The connection is driven in the background; it ends when every
+    // sender is dropped or the server closes it.
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// A few HTTP/2 connections, each shared by many workers (HTTP/2
+/// multiplexes) and replaced if the server closes it. No pooling layer,
+/// no per-request task: a request costs a clone of its connection's sender.
+#[derive(Debug)]
+pub(crate) struct Connections {
+    conns: Vec<Conn>,
+    dialer: Arc<Dialer>,
+}
+
+#[derive(Debug)]
+struct Conn {
+    sender: ArcSwap<Sender>,
+    /// Held while replacing a closed connection, so only one worker redials.
+    redial: tokio::sync::Mutex<()>,
+}
+
+impl Connections {
+    /// Opens `count` connections through `dialer`, now, before the clock starts.
+    pub(crate) async fn open(dialer: Arc<Dialer>, count: usize) -> anyhow::Result<Self> {
+        let mut conns = Vec::with_capacity(count);
+        for _ in 0..count {
+            conns.push(Conn {
+                sender: ArcSwap::from_pointee(dialer.h2().await?),
+                redial: tokio::sync::Mutex::new(()),
+            });
         }
-        Ok(channels)
+        Ok(Self { conns, dialer })
     }
 
-    /// One HTTP/2 connection for REST calls (gateway only).
-    pub(crate) async fn h2(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-        let cannot = || format!("{} {}: cannot connect", self.flag(), self.addr());
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.tls())
-            .await
-            .map_err(|_| anyhow::anyhow!("timed out after {CONNECT_TIMEOUT:?}"))
-            .and_then(|r| r.map_err(anyhow::Error::from))
-            .with_context(cannot)?;
-        let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .handshake(TokioIo::new(stream))
-            .await
-            .with_context(cannot)?;
-        // The connection is driven in the background; it ends when every
-        // sender is dropped or the server closes it.
-        tokio::spawn(connection);
-        Ok(sender)
+    /// A live sender on connection `i` (modulo their number), redialing it
+    /// if the server closed it; `None` if that fails.
+    pub(crate) async fn sender(&self, i: usize) -> Option<Sender> {
+        let conn = &self.conns[i % self.conns.len()];
+        {
+            let current = conn.sender.load();
+            if !current.is_closed() {
+                return Some(Sender::clone(&current));
+            }
+        }
+        let _redialing = conn.redial.lock().await;
+        let current = conn.sender.load_full();
+        if !current.is_closed() {
+            return Some((*current).clone());
+        }
+        let fresh = self.dialer.h2().await.ok()?;
+        conn.sender.store(Arc::new(fresh.clone()));
+        Some(fresh)
     }
 }

@@ -1,28 +1,20 @@
 //! One request of each scenario, built to cost the client little: request
 //! bodies are encoded once (an order only appends its idempotency key),
-//! gRPC messages go through a pass-through codec and replies are not
-//! decoded unless they must be checked (an order must come back paid).
+//! gRPC ones with their length prefix, and sent as they are (see [`grpc`](super::grpc)).
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::uri::PathAndQuery;
+use bytes::{BufMut, Bytes, BytesMut};
 use mesh_proto::{
     accounts::v1::GetAccountRequest,
-    orders::v1::{CreateOrderRequest, Order, OrderItem, OrderStatus},
+    orders::v1::{CreateOrderRequest, OrderItem},
 };
 use prost::Message;
-use tonic::{
-    Code,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
-    metadata::{Ascii, MetadataValue},
-    transport::Channel,
-};
 
 use super::{
     abuse::Abuse,
     engine::Call,
-    outcome::{Kind, Outcome, Status},
+    grpc::{GrpcCall, PREFIX},
+    outcome::{Kind, Outcome},
     rest::RestCall,
-    tokens::Tokens,
 };
 
 pub(crate) const GET_ACCOUNT: &str = "/accounts.v1.Accounts/GetAccount";
@@ -91,10 +83,13 @@ impl OrderTemplate {
         format!("load-{}-{seq}", self.run)
     }
 
-    /// The encoded request with key `seq` (protobuf fields may come in any order).
+    /// The length-prefixed request with key `seq` (protobuf fields may
+    /// come in any order).
     pub(crate) fn grpc(&self, seq: u64) -> Bytes {
         let key = self.key(seq);
-        let mut buf = BytesMut::with_capacity(self.grpc.len() + key.len() + 2);
+        let len = self.grpc.len() + prost::encoding::string::encoded_len(4, &key);
+        let mut buf = BytesMut::with_capacity(PREFIX + len);
+        put_prefix(&mut buf, len);
         buf.put_slice(&self.grpc);
         prost::encoding::string::encode(4, &key, &mut buf);
         buf.freeze()
@@ -113,7 +108,7 @@ impl OrderTemplate {
 /// What a gRPC call sends.
 #[derive(Debug, Clone)]
 pub(crate) enum GrpcBody {
-    /// The same message every time (GetAccount).
+    /// The same message every time (GetAccount), length-prefixed.
     Fixed(Bytes),
     /// A new order each time.
     Order(OrderTemplate),
@@ -121,111 +116,23 @@ pub(crate) enum GrpcBody {
 
 impl GrpcBody {
     pub(crate) fn get_account(account_id: &str) -> Self {
-        Self::Fixed(
-            GetAccountRequest {
-                account_id: account_id.to_owned(),
-            }
-            .encode_to_vec()
-            .into(),
-        )
-    }
-}
-
-/// A unary gRPC call over a few channels.
-#[derive(Debug)]
-pub(crate) struct GrpcCall {
-    pub(crate) channels: Vec<Channel>,
-    pub(crate) path: PathAndQuery,
-    pub(crate) body: GrpcBody,
-    /// None: send no token at all.
-    pub(crate) tokens: Option<Tokens>,
-}
-
-impl GrpcCall {
-    /// Calls once on worker `worker`'s channel, with `bearer` instead of
-    /// the current token if given.
-    pub(crate) async fn call(
-        &self,
-        worker: usize,
-        seq: u64,
-        bearer: Option<&MetadataValue<Ascii>>,
-    ) -> Status {
-        let channel = self.channels[worker % self.channels.len()].clone();
-        let mut grpc = tonic::client::Grpc::new(channel);
-        let (body, order) = match &self.body {
-            GrpcBody::Fixed(bytes) => (bytes.clone(), false),
-            GrpcBody::Order(template) => (template.grpc(seq), true),
+        let request = GetAccountRequest {
+            account_id: account_id.to_owned(),
         };
-        let mut request = tonic::Request::new(body);
-        let token = match (bearer, &self.tokens) {
-            (Some(bearer), _) => Some(bearer.clone()),
-            (None, Some(tokens)) => Some(tokens.current().grpc.clone()),
-            (None, None) => None,
-        };
-        if let Some(token) = token {
-            request.metadata_mut().insert("authorization", token);
-        }
-        if grpc.ready().await.is_err() {
-            return Status::Connection;
-        }
-        match grpc
-            .unary(request, self.path.clone(), RawCodec { keep: order })
-            .await
-        {
-            Ok(reply) if order => match Order::decode(reply.into_inner()) {
-                Ok(o) if o.status == OrderStatus::Paid as i32 => Status::Grpc(Code::Ok),
-                _ => Status::NotPaid,
-            },
-            Ok(_) => Status::Grpc(Code::Ok),
-            Err(status) => Status::Grpc(status.code()),
-        }
+        let len = request.encoded_len();
+        let mut buf = BytesMut::with_capacity(PREFIX + len);
+        put_prefix(&mut buf, len);
+        request
+            .encode(&mut buf)
+            .expect("the buffer has room for the message");
+        Self::Fixed(buf.freeze())
     }
 }
 
-/// Encoded messages in; replies kept as bytes only when `keep`.
-#[derive(Debug, Clone, Copy)]
-struct RawCodec {
-    keep: bool,
-}
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = Self;
-    type Decoder = Self;
-
-    fn encoder(&mut self) -> Self {
-        *self
-    }
-
-    fn decoder(&mut self) -> Self {
-        *self
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        let len = src.remaining();
-        Ok(Some(if self.keep {
-            src.copy_to_bytes(len)
-        } else {
-            src.advance(len);
-            Bytes::new()
-        }))
-    }
+/// A gRPC message's prefix: not compressed, `len` bytes long.
+fn put_prefix(buf: &mut BytesMut, len: usize) {
+    buf.put_u8(0);
+    buf.put_u32(u32::try_from(len).expect("a request is far below 4 GiB"));
 }
 
 #[cfg(test)]
@@ -235,7 +142,10 @@ mod tests {
     #[test]
     fn orders_carry_a_unique_key_in_both_encodings() {
         let template = OrderTemplate::new("acc-1", "r1");
-        let decoded = CreateOrderRequest::decode(template.grpc(7)).expect("protobuf");
+        let framed = template.grpc(7);
+        let len = u32::from_be_bytes(framed[1..PREFIX].try_into().expect("a prefix"));
+        assert_eq!((framed[0], len as usize), (0, framed.len() - PREFIX));
+        let decoded = CreateOrderRequest::decode(&framed[PREFIX..]).expect("protobuf");
         assert_eq!(decoded.idempotency_key, "load-r1-7");
         assert_eq!(decoded.account_id, "acc-1");
         assert_eq!(decoded.items[0].unit_price_minor, ORDER_PRICE_MINOR);

@@ -9,26 +9,21 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 use tokio::{task::JoinHandle, time::Instant};
-use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::client::{Gateway, Subject};
 
 /// `Bearer <token>`, ready to attach to a gRPC or an HTTP request.
 #[derive(Debug, Clone)]
 pub(crate) struct Bearer {
-    pub(crate) grpc: MetadataValue<Ascii>,
-    pub(crate) http: HeaderValue,
+    /// The `authorization` header's value (gRPC metadata is a header too).
+    pub(crate) header: HeaderValue,
 }
 
 impl Bearer {
     pub(crate) fn new(token: &str) -> anyhow::Result<Self> {
-        let value = format!("Bearer {token}");
-        Ok(Self {
-            grpc: value
-                .parse()
-                .context("the token is not a valid header value")?,
-            http: HeaderValue::from_str(&value).context("the token is not a valid header value")?,
-        })
+        let header = HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the token is not a valid header value")?;
+        Ok(Self { header })
     }
 }
 
@@ -148,10 +143,9 @@ mod tests {
     }
 
     #[test]
-    fn a_bearer_fits_both_protocols() {
+    fn a_bearer_is_a_header_value() {
         let bearer = Bearer::new("abc.def.ghi").expect("valid");
-        assert_eq!(bearer.http, "Bearer abc.def.ghi");
-        assert_eq!(bearer.grpc, "Bearer abc.def.ghi");
+        assert_eq!(bearer.header, "Bearer abc.def.ghi");
         assert!(Bearer::new("bad\ntoken").is_err());
     }
 }
