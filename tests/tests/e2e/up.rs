@@ -169,6 +169,48 @@ async fn meshctl_up_runs_the_stack_the_demo_passes_and_ctrl_c_stops_everything()
         "{refused}"
     );
 
+    // Every load scenario through the gateway works against the stack.
+    for (scenario, requests) in [
+        ("read", "20"),
+        ("order-grpc", "10"),
+        ("order-rest", "10"),
+        ("abuse", "30"),
+    ] {
+        let args = [
+            "load",
+            "--scenario",
+            scenario,
+            "--rate",
+            "30",
+            "--requests",
+            requests,
+            "--json",
+        ];
+        let (ok, output) = meshctl(&args, &data).await;
+        assert!(ok, "meshctl load {scenario}:\n{output}");
+        let json_start = output.find('{').expect("JSON report");
+        let report: Value = serde_json::Deserializer::from_str(&output[json_start..])
+            .into_iter::<Value>()
+            .next()
+            .expect("a JSON value")
+            .expect("JSON report");
+        let counts = &report["requests"];
+        assert_eq!(
+            counts["completed"].as_u64(),
+            requests.parse().ok(),
+            "{scenario}: {report}"
+        );
+        assert_eq!(counts["errors"], 0, "{scenario}: {report}");
+        if scenario == "abuse" {
+            assert!(
+                counts["expected"].as_u64() > Some(0),
+                "{scenario}: {report}"
+            );
+        } else {
+            assert_eq!(counts["ok"], counts["completed"], "{scenario}: {report}");
+        }
+    }
+
     // Ctrl-C stops every child, then meshctl itself, cleanly.
     let status = up.interrupt().await;
     assert!(status.success(), "meshctl up exited with {status}");
