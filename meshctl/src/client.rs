@@ -240,21 +240,42 @@ impl Gateway {
             form.push(("audience", audience));
         }
         let url = self.url("/oauth2/token");
-        let response = self
+        let request = self
             .http
             .post(&url)
             .basic_auth(client, Some(secret))
-            .form(&form)
-            .send()
-            .await
-            .with_context(|| format!("POST {url}: is the stack running (`meshctl up`)?"))?;
-        let status = response.status();
-        let body = response.text().await.context("read the token response")?;
-        if !status.is_success() {
-            bail!("POST {url}: {status}: {}", error_text(&body));
-        }
+            .form(&form);
+        let body = expect_success(request, &url).await?;
         serde_json::from_str(&body).with_context(|| format!("POST {url}: not a token response"))
     }
+
+    /// POSTs `body` as JSON with a bearer token and returns the JSON answer;
+    /// any status but 2xx is an error carrying the gateway's explanation.
+    pub(crate) async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let url = self.url(path);
+        let request = self.http.post(&url).bearer_auth(token).json(body);
+        let answer = expect_success(request, &url).await?;
+        serde_json::from_str(&answer).with_context(|| format!("POST {url}: the answer is not JSON"))
+    }
+}
+
+/// Sends `request` (a POST to `url`) and returns the body of a 2xx answer.
+async fn expect_success(request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<String> {
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("POST {url}: is the stack running (`meshctl up`)?"))?;
+    let status = response.status();
+    let body = response.text().await.context("read the answer")?;
+    if !status.is_success() {
+        bail!("POST {url}: {status}: {}", error_text(&body));
+    }
+    Ok(body)
 }
 
 /// The useful part of an error body: an OAuth `error_description` or a
