@@ -71,11 +71,7 @@ impl Auth for AuthService {
         request: Request<ExchangeTokenRequest>,
     ) -> Result<Response<TokenResponse>, Status> {
         let auth = &self.auth;
-        let caller = request
-            .extensions()
-            .get::<PeerId>()
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("no workload identity"))?;
+        let caller = PeerId::of(&request)?.clone();
         let message = request.into_inner();
         let exchange = ExchangeRequest {
             subject_token: &message.subject_token,
@@ -122,11 +118,7 @@ impl WorkloadTokens for AuthService {
         request: Request<GetWorkloadTokenRequest>,
     ) -> Result<Response<TokenResponse>, Status> {
         let auth = &self.auth;
-        let caller = request
-            .extensions()
-            .get::<PeerId>()
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("no workload identity"))?;
+        let caller = PeerId::of(&request)?.clone();
         let scope = Some(request.get_ref().scope.as_str()).filter(|s| !s.is_empty());
         match workload::grant(auth, &caller, scope, auth.clock.now()) {
             Ok(issued) => Ok(Response::new(TokenResponse {

@@ -133,6 +133,15 @@ pub enum InvalidSpiffeId {
 pub struct PeerId(SpiffeId);
 
 impl PeerId {
+    /// The workload that sent `request`. `UNAUTHENTICATED` when the request
+    /// came without a verified workload identity.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&PeerId, tonic::Status> {
+        request
+            .extensions()
+            .get::<PeerId>()
+            .ok_or_else(|| tonic::Status::unauthenticated("no workload identity"))
+    }
+
     /// The peer's SPIFFE ID.
     pub fn spiffe_id(&self) -> &SpiffeId {
         &self.0
