@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     args::{Args, secs},
     authority::{Authority, Settings},
-    backoff::BackoffPolicy,
     clients::ClientAuthenticator,
     clock::Clock,
     config::{ConfigError, ConfigFile},
@@ -26,6 +25,7 @@ use crate::{
     metrics::Metrics,
     password::{HashParams, Hasher},
     store::{Store, StoreError},
+    throttle::ThrottlePolicy,
     tokens::Tokens,
     users::UserAuthenticator,
 };
@@ -98,13 +98,14 @@ impl App {
             refresh_ttl: secs(args.refresh_token_ttl),
             password_grant: args.enable_password_grant,
             jwks_max_age: (policy.publish_ahead / 2).clamp(1, 300),
+            trusted_proxies: args.trusted_proxies.iter().cloned().collect(),
         };
         let metrics = Metrics::register(server.metrics().clone(), server.registry_mut());
-        let backoff = BackoffPolicy::default();
+        let throttle = ThrottlePolicy::default();
         let auth = Arc::new(Authority {
             settings,
-            clients: ClientAuthenticator::new(directory.clone(), hasher.clone(), backoff),
-            users: UserAuthenticator::new(directory.clone(), hasher, backoff),
+            clients: ClientAuthenticator::new(directory.clone(), hasher.clone(), throttle),
+            users: UserAuthenticator::new(directory.clone(), hasher, throttle),
             directory,
             tokens: Tokens::new(issuer, ttl, skew, keys.clone()),
             keys,

@@ -19,7 +19,7 @@ pub struct Args {
     pub mesh: mesh::ServerArgs,
 
     /// Address of the HTTPS port serving the OAuth 2.0 endpoints, JWKS and
-    /// discovery (client certificate optional: required only for token exchange).
+    /// discovery (client certificate optional; it only marks a trusted proxy).
     #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:7443")]
     pub http_listen: SocketAddr,
 
@@ -62,6 +62,18 @@ pub struct Args {
     #[arg(long, env = "AUTH_ENABLE_PASSWORD_GRANT", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub enable_password_grant: bool,
+
+    /// Mesh workloads that proxy the OAuth endpoints (comma separated).
+    /// Only when such a workload is the TLS peer (by its client
+    /// certificate) is its `x-forwarded-for` taken as the client's address,
+    /// which failed logins are throttled by. It lends no other authority.
+    #[arg(
+        long = "trusted-proxy",
+        env = "AUTH_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = "gateway"
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Args {

@@ -1,7 +1,7 @@
 //! The authorization server's state, shared by the HTTP endpoints, the
 //! gRPC service and the maintenance task.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use crate::{
     clients::ClientAuthenticator, clock::Clock, directory::Directory, keys::Keyring,
@@ -17,6 +17,9 @@ pub(crate) struct Settings {
     pub(crate) password_grant: bool,
     /// How long verifiers may cache the JWKS.
     pub(crate) jwks_max_age: i64,
+    /// Workloads whose `x-forwarded-for` names the client's address
+    /// (`--trusted-proxy`).
+    pub(crate) trusted_proxies: BTreeSet<String>,
 }
 
 /// Everything a request may need.

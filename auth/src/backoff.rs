@@ -1,10 +1,10 @@
-//! Slowing down password guessing: after a few failed authentications of
-//! one client (or user), further attempts for it are refused for a delay
-//! that doubles with each failure, up to a bound.
+//! Failure counts by key, turned into delays: after a few failures of one
+//! key, further attempts for it are refused for a delay that doubles with
+//! each failure, up to a bound. [`crate::throttle`] decides what the keys
+//! are (a principal from one address, a principal from everywhere).
 //!
-//! Memory is bounded twice: callers key entries by registered principals
-//! (all unknown names share one key), and the table itself never holds more
-//! than [`MAX_ENTRIES`], forgetting the stalest entry first.
+//! Memory is bounded: the table never holds more than [`MAX_ENTRIES`],
+//! forgetting the stalest entry first.
 
 use std::{
     collections::HashMap,
@@ -95,6 +95,13 @@ impl Backoff {
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
         entry.blocked_until = now + policy.delay(entry.failures);
+    }
+
+    /// Whether `key` failed within the forget period before `now`.
+    pub(crate) fn has_failures(&self, key: &str, now: i64) -> bool {
+        self.lock()
+            .get(key)
+            .is_some_and(|e| now - e.last_failure < self.policy.forget_after_secs)
     }
 
     /// Forgets the failures of `key` after a successful attempt.

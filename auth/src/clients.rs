@@ -2,8 +2,9 @@
 //! `client_secret_post`, checked against argon2id hashes.
 //!
 //! Failures answer `invalid_client` without saying whether the client
-//! exists: an unknown client costs the same hash check as a known one.
-//! Repeated failures for a client are slowed down ([`Backoff`]).
+//! exists: an unknown client costs the same hash check as a known one, and
+//! is throttled under its own id exactly like a known one. Repeated
+//! failures are slowed down per client and address ([`Throttle`]).
 //!
 //! A correct secret is remembered for a few minutes as an HMAC under a key
 //! that exists only in this process, so a busy machine client does not pay
@@ -13,6 +14,7 @@
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -22,12 +24,12 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use subtle::ConstantTimeEq;
 
 use crate::{
-    backoff::{Backoff, BackoffPolicy},
     directory::{Client, Directory},
     error::Error,
     http::Form,
     password::Hasher,
     secret::{Secret, random_bytes},
+    throttle::{Throttle, ThrottlePolicy},
 };
 
 /// Longest client id accepted before any work is done.
@@ -36,8 +38,6 @@ const MAX_ID_LEN: usize = 128;
 const MAX_SECRET_LEN: usize = 512;
 /// How long a verified secret is remembered, in seconds.
 const VERIFIED_TTL: i64 = 300;
-/// The backoff key all unknown client ids share, so they cannot grow the table.
-const UNKNOWN: &str = "client:?";
 
 /// A client id and secret, as presented.
 #[derive(Debug)]
@@ -142,39 +142,44 @@ fn form_decode(s: &str) -> Option<String> {
 pub(crate) struct ClientAuthenticator {
     directory: Arc<Directory>,
     hasher: Hasher,
-    backoff: Backoff,
+    throttle: Throttle,
     verified: VerifiedCache,
 }
 
 impl ClientAuthenticator {
-    pub(crate) fn new(directory: Arc<Directory>, hasher: Hasher, policy: BackoffPolicy) -> Self {
+    pub(crate) fn new(directory: Arc<Directory>, hasher: Hasher, policy: ThrottlePolicy) -> Self {
         Self {
             directory,
             hasher,
-            backoff: Backoff::new(policy),
+            throttle: Throttle::new(policy),
             verified: VerifiedCache::new(),
         }
     }
 
-    /// The client these credentials prove, or `invalid_client`.
+    /// The client these credentials prove, or `invalid_client`, for a
+    /// request from `address`.
     pub(crate) async fn authenticate(
         &self,
         credentials: &ClientCredentials,
+        address: Option<IpAddr>,
         now: i64,
     ) -> Result<Arc<Client>, Error> {
-        let client = self.directory.client(&credentials.id);
-        let key = client.map_or(UNKNOWN, |c| c.id.as_str());
-        if let Err(wait) = self.backoff.check(key, now) {
+        let key = format!("client:{}", credentials.id);
+        if let Err(refused) = self.throttle.check(&key, address, now) {
             return Err(Error::InvalidClient {
-                reason: "client_backoff",
-                retry_after: Some(wait),
+                reason: if refused.global {
+                    "client_backoff_global"
+                } else {
+                    "client_backoff"
+                },
+                retry_after: Some(refused.wait),
             });
         }
-        let Some(client) = client else {
+        let Some(client) = self.directory.client(&credentials.id) else {
             if let Some(decoy) = self.directory.any_client_hash() {
                 self.hasher.verify(decoy, &credentials.secret).await;
             }
-            self.backoff.failure(UNKNOWN, now);
+            self.throttle.failure(&key, address, now);
             return Err(invalid("unknown_client"));
         };
         if self.verified.contains(&client.id, &credentials.secret, now)
@@ -184,10 +189,10 @@ impl ClientAuthenticator {
                 .await
         {
             self.verified.insert(&client.id, &credentials.secret, now);
-            self.backoff.success(key);
+            self.throttle.success(&key, address);
             return Ok(client.clone());
         }
-        self.backoff.failure(key, now);
+        self.throttle.failure(&key, address, now);
         Err(invalid("bad_client_secret"))
     }
 }

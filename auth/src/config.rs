@@ -50,6 +50,11 @@ pub struct ConfigFile {
     /// Token exchange rights of mesh workloads.
     #[serde(default)]
     pub workloads: Vec<WorkloadEntry>,
+    /// The most an exchanged token for each audience may carry: the
+    /// exchange grants the intersection of this and the subject token's
+    /// scope. An audience not listed receives tokens with no scope.
+    #[serde(default)]
+    pub audience_scopes: HashMap<String, Vec<String>>,
 }
 
 /// One OAuth client.
@@ -77,6 +82,10 @@ pub struct ClientEntry {
     /// Roles carried by the client's own (`client_credentials`) tokens.
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Audiences it may exchange its users' tokens for at the public token
+    /// endpoint (RFC 8693); none by default, so it may not exchange at all.
+    #[serde(default)]
+    pub exchange_audiences: Vec<String>,
 }
 
 /// One user.
@@ -199,6 +208,10 @@ impl ConfigFile {
                     ));
                 }
             }
+            known_audiences(
+                &format!("{what} exchange_audiences"),
+                &client.exchange_audiences,
+            )?;
         }
         unique("users", self.users.iter().map(|u| u.username.as_str()))?;
         for user in &self.users {
@@ -212,6 +225,15 @@ impl ConfigFile {
             if user.roles.is_empty() {
                 return Err(format!("{what}: `roles` is empty"));
             }
+            // A client's own tokens carry `sub` = its id: sharing a name
+            // with a user would let the client own that user's objects.
+            if self.clients.iter().any(|c| c.id == user.username) {
+                return Err(format!(
+                    "{what} and client '{}' share one name, so the client's tokens would \
+                     act as the user: rename one of them",
+                    user.username
+                ));
+            }
         }
         unique("workloads", self.workloads.iter().map(|w| w.name.as_str()))?;
         for workload in &self.workloads {
@@ -219,6 +241,15 @@ impl ConfigFile {
             check_name(&what, &workload.name)?;
             known_audiences(&what, &workload.exchange_audiences)?;
             known_scopes(&what, &workload.scopes)?;
+        }
+        for (audience, list) in &self.audience_scopes {
+            let what = format!("audience_scopes.{audience}");
+            if !audiences.contains(audience.as_str()) {
+                return Err(format!(
+                    "{what}: audience '{audience}' is not in `audiences`"
+                ));
+            }
+            known_scopes(&what, list)?;
         }
         Ok(())
     }

@@ -152,9 +152,22 @@ fn source<'a>(hash: &'a Option<String>, env: &'a Option<String>, demo: bool) -> 
     }
 }
 
+/// A hash from the config: well formed, and at least as costly as OWASP's
+/// minimum, or a guess per hash would be cheap for whoever reads the file.
 fn parse(what: &str, hash: &str) -> Result<PasswordHash, CredentialError> {
-    hash.parse()
-        .map_err(|e| CredentialError::Missing(format!("{what}: unusable hash: {e}")))
+    let hash: PasswordHash = hash
+        .parse()
+        .map_err(|e| CredentialError::Missing(format!("{what}: unusable hash: {e}")))?;
+    let params = hash.params();
+    if !params.meets_owasp_minimum() {
+        return Err(CredentialError::Missing(format!(
+            "{what}: the argon2id hash uses m={} KiB, t={}, below OWASP's minimum \
+             (m=19456 KiB with t=2, or m=47104/t=1, 12288/3, 9216/4, 7168/5): \
+             hash the secret again with at least those settings",
+            params.memory_kib, params.iterations
+        )));
+    }
+    Ok(hash)
 }
 
 fn from_env(env: Env<'_>, what: &str, var: &str) -> Result<Secret, CredentialError> {

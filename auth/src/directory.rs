@@ -32,6 +32,8 @@ pub(crate) struct Client {
     pub(crate) default_audience: Vec<String>,
     /// Roles of its own (`client_credentials`) tokens.
     pub(crate) roles: Vec<Role>,
+    /// Audiences it may exchange its users' tokens for (empty: none).
+    pub(crate) exchange_audiences: BTreeSet<String>,
 }
 
 /// A user (resource owner).
@@ -54,6 +56,8 @@ pub(crate) struct Directory {
     exchange: HashMap<String, BTreeSet<String>>,
     /// Workload name to the scopes of its own token.
     workload_scopes: HashMap<String, Scope>,
+    /// Audience to the most an exchanged token for it may carry.
+    audience_scopes: HashMap<String, Scope>,
 }
 
 impl Directory {
@@ -86,6 +90,7 @@ impl Directory {
                     .clone()
                     .unwrap_or_else(|| entry.audiences.clone()),
                 roles: entry.roles.clone(),
+                exchange_audiences: entry.exchange_audiences.iter().cloned().collect(),
             };
             clients.insert(entry.id.clone(), Arc::new(client));
         }
@@ -119,12 +124,18 @@ impl Directory {
             .filter(|w| !w.scopes.is_empty())
             .map(|w| (w.name.clone(), Scope::from_tokens(w.scopes.iter().cloned())))
             .collect();
+        let audience_scopes = config
+            .audience_scopes
+            .iter()
+            .map(|(audience, list)| (audience.clone(), Scope::from_tokens(list.iter().cloned())))
+            .collect();
         Ok(Self {
             scopes: Scope::from_tokens(config.scopes.iter().cloned()),
             clients,
             users,
             exchange,
             workload_scopes,
+            audience_scopes,
         })
     }
 
@@ -146,6 +157,16 @@ impl Directory {
     /// The scopes of workload `name`'s own token, if it may have one.
     pub(crate) fn workload_scope(&self, workload: &str) -> Option<&Scope> {
         self.workload_scopes.get(workload)
+    }
+
+    /// The most an exchanged token for `audiences` may carry: what every
+    /// one of them may receive (none for an audience with no entry).
+    pub(crate) fn exchange_scope(&self, audiences: &[String]) -> Scope {
+        let mut scopes = audiences
+            .iter()
+            .map(|a| self.audience_scopes.get(a).cloned().unwrap_or_default());
+        let first = scopes.next().unwrap_or_default();
+        scopes.fold(first, |acc, s| acc.intersection(&s))
     }
 
     /// Every scope a token may carry, for the discovery document.

@@ -37,6 +37,15 @@ pub enum Error {
         reason: &'static str,
         description: Cow<'static, str>,
     },
+    /// A login refused before the password was checked: too many recent
+    /// failures for this user (from this address, or from everywhere).
+    /// Unknown and known users are refused alike.
+    #[error("invalid_grant ({reason}): throttled")]
+    LoginThrottled {
+        reason: &'static str,
+        /// Seconds before the next attempt may succeed.
+        retry_after: i64,
+    },
     /// The client may not use this grant, or act on this token.
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(Cow<'static, str>),
@@ -66,7 +75,7 @@ impl Error {
         match self {
             Self::InvalidRequest(_) | Self::BodyTooLarge => "invalid_request",
             Self::InvalidClient { .. } => "invalid_client",
-            Self::InvalidGrant { .. } => "invalid_grant",
+            Self::InvalidGrant { .. } | Self::LoginThrottled { .. } => "invalid_grant",
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
@@ -88,6 +97,7 @@ impl Error {
             | Self::InsufficientScope(d)
             | Self::InvalidGrant { description: d, .. } => d.clone(),
             Self::BodyTooLarge => "request body too large".into(),
+            Self::LoginThrottled { .. } => "too many failed attempts; retry later".into(),
             Self::InvalidClient {
                 retry_after: Some(_),
                 ..
@@ -104,6 +114,7 @@ impl Error {
         match self {
             Self::InvalidClient { reason, .. }
             | Self::InvalidGrant { reason, .. }
+            | Self::LoginThrottled { reason, .. }
             | Self::InvalidToken { reason } => {
                 metrics.auth_failure(reason);
                 tracing::warn!(method, error = self.code(), reason, "authentication failed");
@@ -185,6 +196,9 @@ impl IntoResponse for Error {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
                 }
             }
+            Self::LoginThrottled { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
             Self::InvalidToken { .. } => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
@@ -210,6 +224,7 @@ impl From<Error> for tonic::Status {
             Error::InvalidClient { .. }
             | Error::InvalidGrant { .. }
             | Error::InvalidToken { .. } => Self::unauthenticated(message),
+            Error::LoginThrottled { .. } => Self::resource_exhausted(message),
             Error::UnauthorizedClient(_)
             | Error::InvalidScope(_)
             | Error::InvalidTarget(_)

@@ -20,19 +20,23 @@ mod introspect;
 mod revoke;
 mod token;
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use mesh::peer::ConnInfo;
 use serde::Serialize;
 
 pub(crate) use form::Form;
 
-use crate::{authority::Authority, error::Error};
+use crate::{authority::Authority, clients::ClientCredentials, directory::Client, error::Error};
+
+/// The header a trusted proxy names the original client address in.
+const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// The routes of the HTTPS port.
 pub(crate) fn router(auth: Arc<Authority>) -> Router {
@@ -51,6 +55,41 @@ pub(crate) fn router(auth: Arc<Authority>) -> Router {
         )
         .route("/admin/keys/rotate", post(admin::rotate))
         .with_state(auth)
+}
+
+/// The OAuth client that `parts` and `form` authenticate (RFC 6749 §2.3),
+/// throttled per client and address. Never the TLS peer's identity.
+pub(crate) async fn authenticate_client(
+    auth: &Authority,
+    parts: &Parts,
+    form: &Form,
+    now: i64,
+) -> Result<Arc<Client>, Error> {
+    let credentials = ClientCredentials::from_request(&parts.headers, form)?;
+    let address = client_address(auth, parts);
+    auth.clients.authenticate(&credentials, address, now).await
+}
+
+/// The address a request came from: the TCP peer's, or, when the peer is a
+/// trusted proxy workload (`--trusted-proxy`, proven by its mTLS client
+/// certificate), the one address it put in `x-forwarded-for`. The proxy's
+/// identity decides nothing else.
+pub(crate) fn client_address(auth: &Authority, parts: &Parts) -> Option<IpAddr> {
+    let info = parts.extensions.get::<ConnInfo>()?;
+    let proxied = info
+        .peer
+        .as_ref()
+        .as_ref()
+        .is_ok_and(|peer| auth.settings.trusted_proxies.contains(peer.workload()));
+    if !proxied {
+        return Some(info.remote_addr.ip());
+    }
+    let mut values = parts.headers.get_all(FORWARDED_FOR).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok()?.trim().parse().ok(),
+        // A proxy that forwards a request names exactly one address.
+        _ => None,
+    }
 }
 
 /// Marks a response as never to be cached (RFC 6749 §5.1).

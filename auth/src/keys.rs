@@ -176,6 +176,8 @@ pub enum KeyError {
     Corrupt(String, String),
     #[error("{0}: {1}")]
     Io(PathBuf, String),
+    #[error("signing key {0}")]
+    OpenKey(mesh::tls::OpenKeyFile),
     #[error("no key can sign now")]
     NoSigningKey,
     #[error("database: {0}")]

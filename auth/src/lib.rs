@@ -47,6 +47,7 @@ mod password;
 mod scope;
 mod secret;
 mod store;
+mod throttle;
 mod tokens;
 mod users;
 

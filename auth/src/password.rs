@@ -38,7 +38,44 @@ impl Default for HashParams {
     }
 }
 
+/// OWASP's minimum Argon2id settings (Password Storage Cheat Sheet), as
+/// (memory in KiB, passes), one lane: equal in cost, any one of them will do.
+const OWASP_MINIMUMS: [(u32, u32); 5] = [
+    (47_104, 1),
+    (19_456, 2),
+    (12_288, 3),
+    (9_216, 4),
+    (7_168, 5),
+];
+
+impl HashParams {
+    /// Whether these settings meet one of OWASP's minimums.
+    pub fn meets_owasp_minimum(self) -> bool {
+        OWASP_MINIMUMS
+            .iter()
+            .any(|&(m, t)| self.memory_kib >= m && self.iterations >= t)
+    }
+}
+
 impl PasswordHash {
+    /// The cost parameters this hash was made with.
+    pub fn params(&self) -> HashParams {
+        // Only well-formed argon2id PHC strings are ever held.
+        let params = argon2::PasswordHash::new(&self.0)
+            .ok()
+            .and_then(|parsed| Params::try_from(&parsed).ok());
+        params.map_or(
+            HashParams {
+                memory_kib: 0,
+                iterations: 0,
+            },
+            |p| HashParams {
+                memory_kib: p.m_cost(),
+                iterations: p.t_cost(),
+            },
+        )
+    }
+
     /// Hashes `secret` with a fresh 16-byte salt.
     pub fn create(secret: &Secret, params: HashParams) -> Result<Self, HashError> {
         let params = Params::new(params.memory_kib, params.iterations, 1, None)
@@ -153,6 +190,22 @@ mod tests {
         assert!(hash.verify("correct horse"));
         assert!(!hash.verify("correct horse "));
         assert!(!hash.verify(""));
+    }
+
+    #[test]
+    fn owasp_minimums_are_checked() {
+        assert!(HashParams::default().meets_owasp_minimum());
+        assert!(!CHEAP.meets_owasp_minimum());
+        let params = |memory_kib, iterations| HashParams {
+            memory_kib,
+            iterations,
+        };
+        assert!(params(47_104, 1).meets_owasp_minimum());
+        assert!(!params(47_103, 1).meets_owasp_minimum());
+        assert!(params(7_168, 5).meets_owasp_minimum());
+        assert!(!params(19_455, 2).meets_owasp_minimum());
+        let hash = PasswordHash::create(&Secret::new("x"), CHEAP).expect("hash");
+        assert_eq!(hash.params(), CHEAP);
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub(crate) fn serialize_roles<S: Serializer>(roles: &[Role], s: S) -> Result<S::
 /// An actor in a delegation chain: who holds the token on the subject's behalf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// The acting workload's SPIFFE ID.
+    /// Who acts: a mesh workload's SPIFFE ID, or the id of the OAuth
+    /// client that exchanged the token at the public endpoint.
     pub sub: String,
     /// The actor before it, if the token was exchanged more than once.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,47 +1,48 @@
 //! User authentication for the password grant (development only).
 //!
 //! Same rules as for clients: argon2id hashes, an unknown user costs the
-//! same as a wrong password, and repeated failures for a user are slowed
-//! down. Unlike client secrets, passwords are never cached: they are the
-//! low-entropy secrets argon2 exists for.
+//! same and answers the same as a wrong password, and repeated failures
+//! are slowed down per user and address ([`Throttle`]). Unlike client
+//! secrets, passwords are never cached: they are the low-entropy secrets
+//! argon2 exists for.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use crate::{
-    backoff::{Backoff, BackoffPolicy},
     directory::{Directory, User},
     error::Error,
     password::Hasher,
     secret::Secret,
+    throttle::{Throttle, ThrottlePolicy},
 };
 
 /// Longest username or password accepted before any work is done.
 const MAX_LEN: usize = 512;
-/// The backoff key all unknown usernames share.
-const UNKNOWN: &str = "user:?";
 
 /// Checks usernames and passwords.
 #[derive(Debug)]
 pub(crate) struct UserAuthenticator {
     directory: Arc<Directory>,
     hasher: Hasher,
-    backoff: Backoff,
+    throttle: Throttle,
 }
 
 impl UserAuthenticator {
-    pub(crate) fn new(directory: Arc<Directory>, hasher: Hasher, policy: BackoffPolicy) -> Self {
+    pub(crate) fn new(directory: Arc<Directory>, hasher: Hasher, policy: ThrottlePolicy) -> Self {
         Self {
             directory,
             hasher,
-            backoff: Backoff::new(policy),
+            throttle: Throttle::new(policy),
         }
     }
 
-    /// The user these credentials prove, or `invalid_grant` (RFC 6749 §5.2).
+    /// The user these credentials prove, or `invalid_grant` (RFC 6749 §5.2),
+    /// for a request from `address`.
     pub(crate) async fn authenticate(
         &self,
         username: &str,
         password: &Secret,
+        address: Option<IpAddr>,
         now: i64,
     ) -> Result<Arc<User>, Error> {
         let rejected = |reason| Error::InvalidGrant {
@@ -51,26 +52,29 @@ impl UserAuthenticator {
         if username.len() > MAX_LEN || password.expose().len() > MAX_LEN {
             return Err(rejected("oversized_user_credentials"));
         }
-        let user = self.directory.user(username);
-        let key = user.map_or_else(|| UNKNOWN.to_owned(), |u| format!("user:{}", u.username));
-        if self.backoff.check(&key, now).is_err() {
-            return Err(Error::InvalidGrant {
-                reason: "user_backoff",
-                description: "too many failed attempts; retry later".into(),
+        let key = format!("user:{username}");
+        if let Err(refused) = self.throttle.check(&key, address, now) {
+            return Err(Error::LoginThrottled {
+                reason: if refused.global {
+                    "user_backoff_global"
+                } else {
+                    "user_backoff"
+                },
+                retry_after: refused.wait,
             });
         }
-        let Some(user) = user else {
+        let Some(user) = self.directory.user(username) else {
             if let Some(decoy) = self.directory.any_user_hash() {
                 self.hasher.verify(decoy, password).await;
             }
-            self.backoff.failure(&key, now);
+            self.throttle.failure(&key, address, now);
             return Err(rejected("unknown_user"));
         };
         if self.hasher.verify(&user.password, password).await {
-            self.backoff.success(&key);
+            self.throttle.success(&key, address);
             Ok(user.clone())
         } else {
-            self.backoff.failure(&key, now);
+            self.throttle.failure(&key, address, now);
             Err(rejected("bad_user_password"))
         }
     }

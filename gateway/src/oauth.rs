@@ -3,6 +3,12 @@
 //! address. The gateway dials auth over mutual TLS and checks it is the
 //! `auth` workload; bodies are bounded; the client's own authentication
 //! (Basic or form) travels unchanged to auth, which decides.
+//!
+//! The gateway's certificate lends the request no authority: auth's public
+//! endpoints authenticate OAuth clients only. It does one thing there: it
+//! makes auth trust the `x-forwarded-for` the gateway sets (to the TCP
+//! peer's address, replacing anything the client sent), so failed logins
+//! are throttled per real client address.
 
 use std::net::IpAddr;
 
@@ -28,9 +34,18 @@ pub(crate) const PATHS: &[&str] = &[
     "/.well-known/openid-configuration",
 ];
 
-/// Request headers auth needs; nothing else crosses.
+/// Request headers auth needs; nothing else crosses (`x-forwarded-for` is
+/// set by the gateway, never copied).
 const FORWARDED: &[header::HeaderName] =
     &[header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT];
+
+/// The client's address, for auth's per-address throttling of guesses.
+const FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+
+/// `ip` as a header value.
+fn ip_header(ip: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header value")
+}
 
 /// Response headers passed back.
 const RETURNED: &[header::HeaderName] = &[
@@ -183,6 +198,9 @@ impl AuthProxy {
             if let Some(value) = parts.headers.get(name) {
                 forward.headers_mut().insert(name.clone(), value.clone());
             }
+        }
+        if let Some(ip) = ip {
+            forward.headers_mut().insert(FORWARDED_FOR, ip_header(ip));
         }
         let reply = self.client.request(forward).await.map_err(|e| {
             tracing::warn!(error = %e, "auth is unreachable");

@@ -268,7 +268,11 @@ impl PkiDir {
     /// Loads the CA kept here.
     pub fn load_ca(&self) -> Result<CertAuthority, PkiError> {
         let read = |p: PathBuf| fs::read_to_string(&p).map_err(|e| PkiError::io(&p, e));
-        CertAuthority::from_pem(&read(self.ca_cert())?, &read(self.ca_key())?)
+        let key = self.ca_key();
+        crate::tls::check_key_file(&key)
+            .map_err(|e| PkiError::io(&key, e))?
+            .map_err(PkiError::OpenKey)?;
+        CertAuthority::from_pem(&read(self.ca_cert())?, &read(key)?)
     }
 }
 
@@ -308,6 +312,8 @@ pub enum PkiError {
     Exists(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("the CA key {0}")]
+    OpenKey(crate::tls::OpenKeyFile),
 }
 
 impl PkiError {

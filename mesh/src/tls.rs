@@ -9,6 +9,7 @@
 
 mod handshake;
 mod material;
+mod private;
 mod reload;
 
 use std::{path::PathBuf, sync::Arc};
@@ -21,6 +22,7 @@ use crate::identity::{SpiffeId, TrustDomain};
 pub(crate) use handshake::failure_reason;
 pub(crate) use material::Material;
 pub use material::{TlsError, load_roots};
+pub use private::{OpenKeyFile, check_key_file};
 pub(crate) use reload::spawn_reloader;
 
 /// The one crypto backend of the workspace (aws-lc-rs).

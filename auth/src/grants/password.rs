@@ -20,6 +20,8 @@ pub(crate) struct PasswordRequest<'a> {
     pub(crate) password: Secret,
     pub(crate) scope: Option<&'a str>,
     pub(crate) audience: Vec<&'a str>,
+    /// Where the request came from, for throttling guesses.
+    pub(crate) address: Option<std::net::IpAddr>,
 }
 
 /// Issues a token for the user, through `client`.
@@ -39,7 +41,7 @@ pub(crate) async fn grant(
     }
     let user = auth
         .users
-        .authenticate(request.username, &request.password, now)
+        .authenticate(request.username, &request.password, request.address, now)
         .await?;
     let allowed = client.scope.intersection(&user.scope);
     let scope = grant_scope(request.scope, &allowed)?;

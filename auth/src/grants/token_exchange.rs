@@ -1,21 +1,33 @@
-//! Token exchange (RFC 8693): a mesh workload trades the access token it
-//! received for a narrowed one addressed to the next hop, carrying an `act`
-//! claim that names the workload.
+//! Token exchange (RFC 8693): a caller trades an access token it received
+//! for a narrowed one addressed to another audience, carrying an `act`
+//! claim that names the caller.
 //!
-//! Only mesh workloads may exchange, identified by their mTLS certificate
-//! (the kit's verified [`PeerId`]), never by anything in the request. The
-//! subject token must be valid, unrevoked and addressed to the caller; the
-//! new audience must be one the config lets that workload exchange for;
-//! the scope can only shrink; the new token never outlives the old one.
+//! Two doors, never mixed:
+//! - mesh workloads exchange over the mutual-TLS gRPC API, identified by
+//!   their certificate (the kit's verified [`PeerId`]), never by anything
+//!   in the request; the subject token must be addressed to the workload;
+//! - OAuth clients exchange at the public token endpoint, authenticated by
+//!   their secret like every other grant; the subject token must have been
+//!   issued to that client, and the audiences come from the client's own
+//!   allow-list (`exchange_audiences`, none by default). A proxy's TLS
+//!   identity counts for nothing there.
+//!
+//! Either way the subject token must be valid and unrevoked; the new
+//! audience must be one the caller may exchange for; the scope is narrowed
+//! to what that audience may receive (`audience_scopes` in the config) and
+//! can only shrink further; the new token never outlives the old one.
+
+use std::collections::BTreeSet;
 
 use mesh::PeerId;
 
 use crate::{
     authority::Authority,
+    directory::Client,
     error::Error,
     grants::{ACCESS_TOKEN_TYPE, GrantType, JWT_TOKEN_TYPE, TokenResponse, grant_scope},
     scope::Scope,
-    tokens::{Actor, TokenSpec},
+    tokens::{AccessClaims, Actor, TokenSpec},
 };
 
 /// Longest delegation chain accepted (`act` nesting).
@@ -32,10 +44,62 @@ pub(crate) struct ExchangeRequest<'a> {
     pub(crate) has_actor_token: bool,
 }
 
-/// Exchanges the subject token for workload `caller`.
+/// Who asks, as authenticated by the door it came through.
+enum Exchanger<'a> {
+    /// A mesh workload, by its mTLS certificate.
+    Workload(&'a PeerId),
+    /// An OAuth client, by its secret.
+    Client(&'a Client),
+}
+
+impl Exchanger<'_> {
+    /// The `sub` of the `act` claim.
+    fn actor(&self) -> String {
+        match self {
+            Self::Workload(peer) => peer.spiffe_id().to_string(),
+            Self::Client(client) => client.id.clone(),
+        }
+    }
+
+    /// Whether `subject` was given to this caller to act on.
+    fn holds(&self, subject: &AccessClaims) -> bool {
+        match self {
+            Self::Workload(peer) => subject.aud.iter().any(|a| a == peer.workload()),
+            Self::Client(client) => subject.client_id == client.id,
+        }
+    }
+}
+
+/// Exchanges the subject token for workload `caller` (the gRPC door).
 pub(crate) async fn grant(
     auth: &Authority,
     caller: &PeerId,
+    request: ExchangeRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, Error> {
+    let allowed = auth
+        .directory
+        .exchange_audiences(caller.workload())
+        .ok_or_else(|| Error::UnauthorizedClient("this workload may not exchange tokens".into()))?;
+    exchange(auth, Exchanger::Workload(caller), allowed, request, now).await
+}
+
+/// Exchanges the subject token for the authenticated OAuth `client` (the
+/// public token endpoint).
+pub(crate) async fn grant_for_client(
+    auth: &Authority,
+    client: &Client,
+    request: ExchangeRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, Error> {
+    let allowed = &client.exchange_audiences;
+    exchange(auth, Exchanger::Client(client), allowed, request, now).await
+}
+
+async fn exchange(
+    auth: &Authority,
+    caller: Exchanger<'_>,
+    allowed: &BTreeSet<String>,
     request: ExchangeRequest<'_>,
     now: i64,
 ) -> Result<TokenResponse, Error> {
@@ -58,11 +122,6 @@ pub(crate) async fn grant(
             "actor_token is not supported: the actor is the calling workload".into(),
         ));
     }
-    let workload = caller.workload();
-    let allowed = auth
-        .directory
-        .exchange_audiences(workload)
-        .ok_or_else(|| Error::UnauthorizedClient("this workload may not exchange tokens".into()))?;
     if request.audience.is_empty() {
         return Err(Error::InvalidRequest("missing parameter 'audience'".into()));
     }
@@ -82,10 +141,10 @@ pub(crate) async fn grant(
             "the subject token was revoked",
         ));
     }
-    if !subject.aud.iter().any(|a| a == workload) {
+    if !caller.holds(&subject) {
         return Err(invalid(
             "subject_token_not_for_caller",
-            "the subject token is not addressed to the calling workload",
+            "the subject token was not issued to the caller",
         ));
     }
     let chain = subject.act.map(Box::new);
@@ -103,7 +162,8 @@ pub(crate) async fn grant(
     } else {
         Scope::parse(&subject.scope).map_err(|_| invalid("malformed_token", "bad subject scope"))?
     };
-    let scope = grant_scope(request.scope, &subject_scope)?;
+    let narrowed = subject_scope.intersection(&auth.directory.exchange_scope(&aud));
+    let scope = grant_scope(request.scope, &narrowed)?;
     let spec = TokenSpec {
         sub: subject.sub,
         aud,
@@ -111,7 +171,7 @@ pub(crate) async fn grant(
         scope,
         roles: subject.roles,
         act: Some(Actor {
-            sub: caller.spiffe_id().to_string(),
+            sub: caller.actor(),
             act: chain,
         }),
         expires_by: Some(subject.exp),

@@ -14,7 +14,6 @@ use serde::Serialize;
 use super::{Form, respond};
 use crate::{
     authority::Authority,
-    clients::ClientCredentials,
     directory::Client,
     error::Error,
     grants::refresh_token,
@@ -60,9 +59,8 @@ pub(super) async fn introspect(State(auth): State<Arc<Authority>>, request: Requ
 
 async fn handle(auth: &Authority, request: Request) -> Result<Introspection, Error> {
     let (parts, form) = Form::read(request).await?;
-    let credentials = ClientCredentials::from_request(&parts.headers, &form)?;
     let now = auth.clock.now();
-    let client = auth.clients.authenticate(&credentials, now).await?;
+    let client = super::authenticate_client(auth, &parts, &form, now).await?;
     let token = form.required("token")?;
     // The hint only orders the lookups (RFC 7662 §2.1).
     let refresh_first = form.get("token_type_hint") == Some("refresh_token");

@@ -12,9 +12,7 @@ use axum::{
 };
 
 use super::{Form, respond};
-use crate::{
-    authority::Authority, clients::ClientCredentials, error::Error, grants::refresh_token,
-};
+use crate::{authority::Authority, error::Error, grants::refresh_token};
 
 pub(super) async fn revoke(State(auth): State<Arc<Authority>>, request: Request) -> Response {
     let result = handle(&auth, request).await;
@@ -27,9 +25,8 @@ pub(super) async fn revoke(State(auth): State<Arc<Authority>>, request: Request)
 
 async fn handle(auth: &Authority, request: Request) -> Result<(), Error> {
     let (parts, form) = Form::read(request).await?;
-    let credentials = ClientCredentials::from_request(&parts.headers, &form)?;
     let now = auth.clock.now();
-    let client = auth.clients.authenticate(&credentials, now).await?;
+    let client = super::authenticate_client(auth, &parts, &form, now).await?;
     let token = form.required("token")?;
     let not_yours = || Error::UnauthorizedClient("the token was issued to another client".into());
     if let Ok(claims) = auth.tokens.verify(token, now) {

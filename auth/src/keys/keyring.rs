@@ -329,6 +329,12 @@ fn read_private(
         ));
     }
     let path = private_path(dir, &jwk.kid);
+    match mesh::tls::check_key_file(&path) {
+        Ok(Ok(())) => {}
+        Ok(Err(open)) => return Err(KeyError::OpenKey(open)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(KeyError::Io(path, e.to_string())),
+    }
     let der = match std::fs::read(&path) {
         Ok(der) => der,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -18,4 +18,5 @@ mod refresh;
 mod security;
 mod startup;
 mod support;
+mod throttle;
 mod workload;

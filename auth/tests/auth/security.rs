@@ -1,4 +1,4 @@
-//! Cases 17-23 of SECURITY-CASES.md, one test each, against the real
+//! Cases 17-23 and 44 of SECURITY-CASES.md, one test each, against the real
 //! server. Each also checks the matching `mesh_*` counter.
 
 use std::time::Duration;
@@ -6,10 +6,10 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::{Request, body::Bytes};
 use mesh::testing::{ClientCert, raw_channel};
-use mesh_proto::auth::v1::{GetJwksRequest, auth_client::AuthClient};
+use mesh_proto::auth::v1::{ExchangeTokenRequest, GetJwksRequest, auth_client::AuthClient};
 
 use crate::{
-    exchange::exchange,
+    exchange::{client_auth, exchange, exchange_as},
     https::Reply,
     refresh::refresh,
     support::{Options, TestAuth, basic, decode, post, secret},
@@ -265,55 +265,95 @@ async fn case_22_token_exchange_only_for_workloads_and_never_widening() {
         .await;
     let subject = login["access_token"].as_str().expect("token");
 
-    // Not a mesh workload: no client certificate, with or without client credentials.
-    let outsider = exchange(&auth.client(), subject, "orders", None).await;
-    assert_eq!(
-        (outsider.status.as_u16(), outsider.error()),
-        (401, "invalid_client".to_owned())
-    );
-    let params = [
-        (
-            "grant_type",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
-        ),
-        ("subject_token", subject),
-        (
-            "subject_token_type",
-            "urn:ietf:params:oauth:token-type:access_token",
-        ),
-        ("audience", "orders"),
-    ];
-    let with_secret = auth.token("gateway", &params).await;
-    assert_eq!(with_secret.status, 401);
+    // Not a mesh workload on the gRPC door: refused before any handler.
+    let anonymous = raw_channel(&ClientCert::None, &auth.ca(), auth.grpc);
+    let refused = AuthClient::new(anonymous)
+        .exchange_token(ExchangeTokenRequest {
+            subject_token: subject.to_owned(),
+            audience: "orders".to_owned(),
+            scope: String::new(),
+        })
+        .await
+        .expect_err("no workload identity");
+    assert_ne!(refused.code(), tonic::Code::Ok);
+
+    // A workload, but more scope than the subject token has.
+    let wider = exchange_as(
+        &auth,
+        "gateway",
+        subject,
+        "orders",
+        "orders:read orders:write",
+    )
+    .await
+    .expect_err("wider");
+    assert_eq!(wider.code(), tonic::Code::PermissionDenied);
+    assert!(wider.message().contains("invalid_scope"), "{wider:?}");
+    exchange_as(&auth, "gateway", subject, "orders", "orders:read")
+        .await
+        .expect("the same scope");
+}
+
+/// Case 44: the public token endpoint never takes a TLS peer's identity
+/// for an OAuth client. A proxy's certificate (the gateway's) without
+/// client authentication gets `invalid_client`; an authenticated client
+/// without exchange rights gets `invalid_target`; `act` only ever names
+/// an authenticated actor.
+#[tokio::test]
+async fn case_44_public_token_exchange_needs_client_authentication() {
+    let auth = TestAuth::start_with(Options::args(&["--enable-password-grant"])).await;
+    let login = auth.login("meshctl", "alice", &[]).await;
+    let subject = login["access_token"].as_str().expect("token");
+
+    for (who, https) in [
+        ("an outsider", auth.client()),
+        ("the gateway's certificate", auth.workload("gateway")),
+        ("orders' certificate", auth.workload("orders")),
+    ] {
+        let reply = exchange(&https, subject, "accounts", None, &[]).await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.error()),
+            (401, "invalid_client".to_owned()),
+            "{who}"
+        );
+    }
     assert_eq!(
         auth.metric(
             "mesh_auth_failures_total",
-            r#"reason="no_workload_identity""#
+            r#"reason="no_client_credentials""#
         )
         .await,
-        2.0
+        3.0
     );
 
-    // A workload, but more scope than the subject token has.
-    let wider = exchange(
-        &auth.workload("gateway"),
+    // A real client, but the config gives it no exchange rights.
+    let loadgen = exchange(
+        &auth.client(),
         subject,
-        "orders",
-        Some("orders:read orders:write"),
+        "accounts",
+        None,
+        &client_auth("loadgen"),
     )
     .await;
     assert_eq!(
-        (wider.status.as_u16(), wider.error()),
-        (400, "invalid_scope".to_owned())
+        (loadgen.status.as_u16(), loadgen.error()),
+        (400, "invalid_target".to_owned())
     );
-    let ok = exchange(
+    // Nor does its own client secret plus the gateway's certificate help.
+    let both = exchange(
         &auth.workload("gateway"),
         subject,
-        "orders",
-        Some("orders:read"),
+        "accounts",
+        None,
+        &client_auth("loadgen"),
     )
     .await;
-    assert_eq!(ok.status, 200);
+    assert_eq!(both.error(), "invalid_target");
+    assert_eq!(
+        auth.metric("mesh_tokens_issued_total", r#"grant_type="token_exchange""#)
+            .await,
+        0.0
+    );
 }
 
 /// A malformed request body, and the answer it must get.

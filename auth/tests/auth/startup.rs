@@ -67,3 +67,86 @@ async fn bad_config_files_are_refused_naming_the_entry() {
         assert!(message.contains(expected), "{name}: {message}");
     }
 }
+
+/// Case 51: a client named like a user would own that user's objects, and
+/// a cheap hash makes offline guessing cheap; both are refused at start,
+/// naming the entries and the fix.
+#[tokio::test]
+async fn case_51_client_named_like_a_user_or_weak_hash_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let strong = auth::PasswordHash::create(&auth::Secret::new("s"), crate::support::TEST_HASH)
+        .expect("hash");
+    let weak = auth::PasswordHash::create(
+        &auth::Secret::new("s"),
+        auth::HashParams {
+            memory_kib: 4_096,
+            iterations: 1,
+        },
+    )
+    .expect("hash");
+    let client = |id: &str, hash: &str| {
+        format!(
+            "[[clients]]\nid = \"{id}\"\nsecret_hash = \"{hash}\"\n\
+             grants = [\"client_credentials\"]\naudiences = [\"x\"]\n"
+        )
+    };
+    let user = |name: &str, hash: &str| {
+        format!(
+            "[[users]]\nusername = \"{name}\"\npassword_hash = \"{hash}\"\nroles = [\"USER\"]\n"
+        )
+    };
+    let head = "scopes = []\naudiences = [\"x\"]\n";
+    let cases = [
+        (
+            "same-name.toml",
+            format!(
+                "{head}{}{}",
+                client("alice", strong.as_str()),
+                user("alice", strong.as_str())
+            ),
+            vec!["user 'alice'", "client 'alice'", "rename one"],
+        ),
+        (
+            "weak-client.toml",
+            format!("{head}{}", client("c", weak.as_str())),
+            vec![
+                "client 'c'",
+                "m=4096 KiB, t=1",
+                "OWASP",
+                "hash the secret again",
+            ],
+        ),
+        (
+            "weak-user.toml",
+            format!("{head}{}", user("bob", weak.as_str())),
+            vec!["user 'bob'", "below OWASP's minimum"],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write config");
+        let message = refused(Options {
+            config: Some(path),
+            ..Options::default()
+        })
+        .await;
+        for part in expected {
+            assert!(message.contains(part), "{name}: {message}");
+        }
+    }
+    // The same names apart, with OWASP-strength hashes, start.
+    let path = dir.path().join("fine.toml");
+    let text = format!(
+        "{head}{}{}",
+        client("c", strong.as_str()),
+        user("alice", strong.as_str())
+    );
+    std::fs::write(&path, text).expect("write config");
+    let server = TestAuth::try_start(Options {
+        config: Some(path),
+        ..Options::default()
+    })
+    .await
+    .expect("a sound config starts");
+    server.stop().await;
+}

@@ -18,10 +18,10 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::https::{Https, Reply};
 
-/// Cheap argon2 parameters: tests check the logic, not the cost.
-const TEST_HASH: auth::HashParams = auth::HashParams {
-    memory_kib: 256,
-    iterations: 1,
+/// The cheapest argon2 parameters a config may hold (OWASP's minimum).
+pub(crate) const TEST_HASH: auth::HashParams = auth::HashParams {
+    memory_kib: 19_456,
+    iterations: 2,
 };
 
 /// The secret of client `id` in the test config.
@@ -35,17 +35,22 @@ pub(crate) fn password(name: &str) -> String {
 }
 
 /// The demo seed, plus a second CLI client (`cli2`) for cross-client
-/// checks, with hashes of [`secret`] and [`password`], as JSON.
+/// checks and one with public exchange rights (`exchanger`), with hashes
+/// of [`secret`] and [`password`], as JSON.
 static TEST_CONFIG: LazyLock<String> = LazyLock::new(|| {
     let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml"))
         .expect("read demo seed");
     let mut config: Value = toml::from_str(&demo).expect("demo seed is TOML");
     let mut cli2 = config["clients"][1].clone();
     cli2["id"] = "cli2".into();
-    config["clients"]
-        .as_array_mut()
-        .expect("clients")
-        .push(cli2);
+    // A backend client allowed to exchange its users' tokens for `orders`
+    // at the public endpoint (RFC 8693), as a config may grant.
+    let mut exchanger = config["clients"][1].clone();
+    exchanger["id"] = "exchanger".into();
+    exchanger["exchange_audiences"] = serde_json::json!(["orders"]);
+    let clients = config["clients"].as_array_mut().expect("clients");
+    clients.push(cli2);
+    clients.push(exchanger);
     let hash = |s: String| {
         auth::PasswordHash::create(&auth::Secret::new(s), TEST_HASH)
             .expect("hash")

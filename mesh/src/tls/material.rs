@@ -179,11 +179,15 @@ fn read_certs(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'sta
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let bytes = fs::read(path).map_err(|source| TlsError::Read {
+    let unreadable = |source| TlsError::Read {
         flag: "--key",
         path: path.to_owned(),
         source,
-    })?;
+    };
+    super::check_key_file(path)
+        .map_err(unreadable)?
+        .map_err(TlsError::OpenKey)?;
+    let bytes = fs::read(path).map_err(unreadable)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| TlsError::Pem {
         flag: "--key",
         path: path.to_owned(),
@@ -249,6 +253,8 @@ pub enum TlsError {
         found: String,
         expected: String,
     },
+    #[error("--key {0}")]
+    OpenKey(super::OpenKeyFile),
     #[error("TLS configuration rejected: {0}")]
     Config(rustls::Error),
 }
