@@ -232,3 +232,28 @@ async fn changing_the_algorithm_schedules_a_key_published_ahead() {
         serde_json::json!(["ES256", "EdDSA"])
     );
 }
+
+/// Case 51: a signing key file that group or others may read is refused at
+/// start, naming the file and the fix.
+#[tokio::test]
+async fn case_51_a_signing_key_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let auth = TestAuth::start().await;
+    let kids = auth.kids().await;
+    let key_file = auth
+        .data_dir()
+        .join("keys")
+        .join(format!("{}.pk8", kids[0]));
+    // Loaded at start, so the running server does not notice.
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let restarted = auth.try_restart(Options::default()).await;
+    let Err(error) = restarted else {
+        panic!("auth started with a key file open to others");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("chmod 600 {}", key_file.display())),
+        "{message}"
+    );
+}

@@ -119,9 +119,14 @@ impl TestAuth {
     /// Stops this server and starts another on the same data directory,
     /// PKI and clock.
     pub(crate) async fn restart(self, options: Options) -> Self {
+        self.try_restart(options).await.expect("auth restarts")
+    }
+
+    /// Like [`Self::restart`], or says why the new server refused to start.
+    pub(crate) async fn try_restart(self, options: Options) -> Result<Self, auth::StartError> {
         let (pki, data, clock) = (self.pki.clone(), self.data.clone(), self.clock.clone());
         self.stop().await;
-        Self::launch(pki, data, clock, options).await
+        Self::try_launch(pki, data, clock, options).await
     }
 
     async fn launch(

@@ -217,3 +217,32 @@ async fn outgoing_channels_check_the_upstream_identity() {
         .expect_err("wrong identity");
     assert_eq!(error.code(), Code::Unavailable, "{error}");
 }
+
+/// Case 51: a workload key (or the CA key) that group or others may read
+/// is refused, naming the file and the fix, instead of being loaded.
+#[test]
+fn case_51_a_key_file_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let pki = TestPki::new();
+    let files = pki.files("accounts");
+    let chmod = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    chmod(&files.key, 0o644);
+    let error = mesh::tls::MeshTls::load(files.clone(), pki.trust_domain().clone(), "accounts")
+        .expect_err("a world-readable key");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("chmod 600 {}", files.key.display())) && message.contains("0644"),
+        "{message}"
+    );
+    chmod(&files.key, 0o600);
+    mesh::tls::MeshTls::load(files, pki.trust_domain().clone(), "accounts")
+        .expect("an owner-only key loads");
+
+    let ca_key = pki.dir().ca_key();
+    chmod(&ca_key, 0o640);
+    let error = pki.dir().load_ca().expect_err("a group-readable CA key");
+    assert!(error.to_string().contains("chmod 600"), "{error}");
+}
