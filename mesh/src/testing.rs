@@ -362,9 +362,38 @@ impl HttpReply {
 /// `"POST /v1/orders HTTP/1.1\r\nAuthorization: Bearer …\r\n"`; `Host`,
 /// `Content-Length` and `Connection: close` are added.
 pub async fn https_request(addr: SocketAddr, ca: &Path, request: &str, body: &[u8]) -> HttpReply {
+    https_request_from(None, addr, ca, request, body).await
+}
+
+/// [`https_request`] from the local address `from` (any loopback address,
+/// 127.0.0.2 say, to play a second client machine), or the default.
+pub async fn https_request_from(
+    from: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    ca: &Path,
+    request: &str,
+    body: &[u8],
+) -> HttpReply {
     let mut config = (*raw_client_config(&ClientCert::None, ca)).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut tls = tls_connect(Arc::new(config), addr)
+    let tcp = match from {
+        Some(ip) => {
+            let socket = if ip.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()
+            } else {
+                tokio::net::TcpSocket::new_v6()
+            }
+            .expect("socket");
+            socket
+                .bind(SocketAddr::new(ip, 0))
+                .expect("bind the source address");
+            socket.connect(addr).await.expect("connect")
+        }
+        None => TcpStream::connect(addr).await.expect("connect"),
+    };
+    let name = ServerName::try_from("localhost").expect("valid name");
+    let mut tls = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
         .await
         .expect("TLS connect");
     let head = format!(

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use mesh::testing::{HttpReply, TestPki, https_request};
+use mesh::testing::{HttpReply, TestPki, https_request_from};
 use serde_json::Value;
 
 use crate::support::{Process, command};
@@ -126,7 +126,19 @@ impl Stack {
 
     /// A REST call to the gateway: `head` is the request line plus header lines.
     pub(crate) async fn rest(&self, head: &str, body: &str) -> HttpReply {
-        https_request(
+        self.rest_from(None, head, body).await
+    }
+
+    /// [`Self::rest`] from local address `from` (another loopback address
+    /// plays another client machine).
+    pub(crate) async fn rest_from(
+        &self,
+        from: Option<std::net::IpAddr>,
+        head: &str,
+        body: &str,
+    ) -> HttpReply {
+        https_request_from(
+            from,
             self.public(),
             &self.pki.dir().ca_cert(),
             head,
