@@ -184,10 +184,11 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         path: path.to_owned(),
         source,
     };
+    let bytes = fs::read(path).map_err(unreadable)?;
+    // Checked once the file proved readable, so a wrong path is named as such.
     super::check_key_file(path)
         .map_err(unreadable)?
         .map_err(TlsError::OpenKey)?;
-    let bytes = fs::read(path).map_err(unreadable)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| TlsError::Pem {
         flag: "--key",
         path: path.to_owned(),

@@ -49,6 +49,19 @@ impl Collector {
     /// Waits (bounded) until spans of trace `trace_id` (hex) have arrived
     /// from every one of `services`, and returns that trace's spans.
     pub(crate) async fn trace(&self, trace_id: &str, services: &[&str]) -> Option<Vec<Received>> {
+        let expected: Vec<(&str, &str)> = services.iter().map(|s| (*s, "")).collect();
+        self.trace_with(trace_id, &expected).await
+    }
+
+    /// Waits (bounded) until trace `trace_id` (hex) holds, for each
+    /// `(service, name)` of `expected`, a span of that service whose name
+    /// contains `name` (spans of one trace leave each process in batches),
+    /// and returns that trace's spans.
+    pub(crate) async fn trace_with(
+        &self,
+        trace_id: &str,
+        expected: &[(&str, &str)],
+    ) -> Option<Vec<Received>> {
         let trace_id = hex(trace_id);
         // Spans are exported in batches: wait (bounded) for all of them.
         mesh::testing::eventually(Duration::from_secs(30), || async {
@@ -60,10 +73,9 @@ impl Collector {
                 .filter(|s| s.2 == trace_id)
                 .cloned()
                 .collect();
-            let seen: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
-            services
+            expected
                 .iter()
-                .all(|name| seen.contains(name))
+                .all(|(service, name)| spans.iter().any(|s| s.0 == *service && s.1.contains(name)))
                 .then_some(spans)
         })
         .await
@@ -139,9 +151,15 @@ async fn an_order_is_one_trace_across_every_hop() {
     assert_eq!(reply.status, 200, "{}", reply.body);
 
     let spans = collector
-        .trace(
+        .trace_with(
             "4bf92f3577b34da6a3ce929d0e0e4736",
-            &["gateway", "orders", "payments", "accounts"],
+            &[
+                ("gateway", "/v1/orders"),
+                ("orders", "CreateOrder"),
+                ("payments", "Charge"),
+                ("accounts", "GetAccount"),
+                ("accounts", "Debit"),
+            ],
         )
         .await
         .expect("spans of every hop in the client's trace");
