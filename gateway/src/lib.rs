@@ -2,7 +2,8 @@
 //!
 //! One TLS port (HTTP/1.1 and HTTP/2 by ALPN) serves REST/JSON routed and
 //! transcoded from the `google.api.http` annotations, native gRPC for the
-//! same public RPCs, the OAuth 2.0 endpoints of `auth`, and `/openapi.json`.
+//! same public RPCs, the OAuth 2.0 endpoints of `auth`, `/openapi.json`,
+//! and gRPC server reflection and health for the public API itself.
 //! Every API request is authenticated at the edge by the mesh's validator,
 //! rate-limited, and sent to the owning workload over mutual TLS with the
 //! caller's token. Nothing internal is reachable: an RPC without an HTTP
@@ -15,6 +16,7 @@ mod oauth;
 mod openapi;
 mod problem;
 mod ratelimit;
+mod reflection;
 mod rest;
 mod routes;
 mod transcode;
@@ -34,6 +36,7 @@ use http::{HeaderValue, Request, header};
 use mesh::{Metrics, PeerId, Policy, Upstream, Validator, peer::ConnInfo};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 use problem::GatewayError;
 use ratelimit::Limit;
@@ -104,6 +107,8 @@ pub struct Gateway {
     metrics: Metrics,
     auth: oauth::AuthProxy,
     openapi: Bytes,
+    /// Reflection and health of the public port.
+    reflection: tonic::service::Routes,
     max_body_bytes: usize,
     request_timeout: Duration,
 }
@@ -151,8 +156,12 @@ impl Started {
             limit(flags.rate_limit_ip),
             server.metrics().clone(),
         );
+        let reflection = reflection::services(&routes)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let gateway = Gateway {
             openapi: Bytes::from(openapi::document(&routes).to_string()),
+            reflection,
             routes,
             upstreams,
             validator: server.validator()?,
@@ -226,6 +235,9 @@ fn router(gateway: Arc<Gateway>) -> Router {
     for path in oauth::PATHS {
         router = router.route(path, any(oauth_passthrough));
     }
+    for path in reflection::PATHS {
+        router = router.route(path, any(self_description));
+    }
     router.fallback(api).with_state(gateway)
 }
 
@@ -250,6 +262,19 @@ async fn oauth_passthrough(State(gw): State<Arc<Gateway>>, request: Request<Body
     match gw.auth.forward(&gw, request, ip).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    }
+}
+
+/// Reflection and health: answered here, limited per source address.
+async fn self_description(State(gw): State<Arc<Gateway>>, request: Request<Body>) -> Response {
+    if let Some(ip) = source_ip(&request)
+        && let Err(error) = gw.limits.check_ip(ip)
+    {
+        return error.into_status().into_http::<Body>();
+    }
+    match gw.reflection.clone().oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
     }
 }
 

@@ -1,5 +1,7 @@
 //! Clients we did not write reach the mesh through the gateway: `curl` for
-//! REST and Python's `grpcio` for gRPC, against the real stack.
+//! REST, Python's `grpcio` for gRPC, and grpcio's reflection and health
+//! clients (what grpcurl, Postman and load balancers do) discovering the
+//! public API and checking the edge, against the real stack.
 //!
 //! Both are outside programs; when one is missing the test says so and
 //! stops, except under CI (`CI` set), where `.ci/run` provides them.
@@ -125,18 +127,20 @@ async fn curl_and_grpcio_reach_the_mesh_through_the_gateway() {
         "pip install grpcio: {}",
         String::from_utf8_lossy(&pip.stderr)
     );
-    let run = Command::new(&python)
-        .arg(clients.join("grpc_client.py"))
-        .arg(s.public().to_string())
-        .arg(&ca)
-        .arg(&alice)
-        .arg(&order_id)
-        .output()
-        .expect("run the grpcio client");
-    assert!(
-        run.status.success(),
-        "grpcio client: {}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    for script in ["grpc_client.py", "reflect_client.py"] {
+        let run = Command::new(&python)
+            .arg(clients.join(script))
+            .arg(s.public().to_string())
+            .arg(&ca)
+            .arg(&alice)
+            .arg(&order_id)
+            .output()
+            .expect("run a grpcio client");
+        assert!(
+            run.status.success(),
+            "{script}: {}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
 }
