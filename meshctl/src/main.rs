@@ -10,9 +10,9 @@ mod load;
 mod token;
 mod up;
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "meshctl", version, about = "Operate the secure gRPC mesh")]
@@ -33,6 +33,14 @@ enum Command {
     Token(token::TokenArgs),
     /// Load-test a running stack: through the gateway (gRPC, REST, abuse) or straight to a service.
     Load(load::LoadArgs),
+    /// Print a shell completion script, e.g. `meshctl completions bash > ~/.local/share/bash-completion/completions/meshctl`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `meshctl man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -58,5 +66,20 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Token(args) => runtime()?.block_on(token::run(&args)),
         Command::Load(args) => runtime()?.block_on(load::run(&args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "meshctl",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::stdout().write_all(&page)?;
+            Ok(())
+        }
     }
 }

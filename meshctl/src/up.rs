@@ -392,6 +392,16 @@ fn record(stack: &[Workload]) -> anyhow::Result<StackFile> {
 }
 
 /// What a person needs to use the running stack.
+/// How to run this program again from here: the path it was started by
+/// (`target/debug/meshctl` after a build), or `meshctl` when it was found
+/// on the `PATH`, so every printed hint works when pasted.
+fn invoked_as() -> String {
+    match std::env::args().next() {
+        Some(path) if path.contains('/') => path,
+        _ => "meshctl".to_owned(),
+    }
+}
+
 fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String {
     use std::fmt::Write;
     let gw = &record.gateway;
@@ -401,6 +411,7 @@ fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String
     } else {
         format!(" --data-dir {}", data.display())
     };
+    let me = invoked_as();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -433,19 +444,16 @@ fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String
     for (client, secret) in &credentials.clients {
         let _ = writeln!(out, "    {client:<9} secret   {secret}");
     }
+    let _ = writeln!(out, "\n  get a token   {me} token{data_flag} --user alice");
     let _ = writeln!(
         out,
-        "\n  get a token   meshctl token{data_flag} --user alice"
-    );
-    let _ = writeln!(
-        out,
-        "  call the API  curl --cacert {} -H \"Authorization: Bearer $(meshctl token{data_flag} --user alice)\" {gw}/v1/accounts",
+        "  call the API  curl --cacert {} -H \"Authorization: Bearer $({me} token{data_flag} --user alice)\" {gw}/v1/accounts",
         ca.display()
     );
-    let _ = writeln!(out, "  walk through  meshctl demo{data_flag}");
+    let _ = writeln!(out, "  walk through  {me} demo{data_flag}");
     let _ = writeln!(
         out,
-        "  load test     meshctl load{data_flag} --scenario read --rate 40 --duration 10s\n"
+        "  load test     {me} load{data_flag} --scenario read --rate 40 --duration 10s\n"
     );
     let _ = writeln!(out, "Ready. Press Ctrl-C to stop.");
     out

@@ -2,3 +2,4 @@
 
 mod certs;
 mod load;
+mod shell;

@@ -116,7 +116,9 @@ async fn meshctl_up_runs_the_stack_the_demo_passes_and_ctrl_c_stops_everything()
     let credentials = read_json(&data.join("auth").join("demo-credentials.json"));
     let alice_password = credentials["users"]["alice"].as_str().expect("alice");
     assert!(up.printed.contains(alice_password), "credentials printed");
-    assert!(up.printed.contains("meshctl token"), "how to get a token");
+    // The hints name the program as it was started, so they work when pasted.
+    let hint = format!("{} token", binary("meshctl").display());
+    assert!(up.printed.contains(&hint), "how to get a token");
 
     // The scripted walk through the secure flows, every step as expected.
     let (ok, output) = meshctl(&["demo", "--json"], &data).await;
