@@ -24,7 +24,6 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub(crate) use feed::FeedPage;
 pub(crate) use keys::KeyRow;
 pub(crate) use refresh::{NewFamily, NewRefresh, RefreshRecord, Rotation};
 

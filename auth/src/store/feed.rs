@@ -47,25 +47,6 @@ impl Store {
         .map(drop)
     }
 
-    /// The latest not-before of `subject`'s sessions with `client_id`
-    /// (set for that client or for every client), if any is live.
-    pub(crate) async fn subject_not_before(
-        &self,
-        subject: &str,
-        client_id: &str,
-        now: i64,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT MAX(not_before) FROM revocation_feed \
-             WHERE subject = ? AND client_id IN (?, '') AND expires_at > ?",
-        )
-        .bind(subject)
-        .bind(client_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-    }
-
     /// Up to `limit` rows after `since` in feed `feed`; every live row
     /// when `feed` is not this database's feed (a new follower, or one
     /// that followed a replaced database).

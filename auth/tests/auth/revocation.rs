@@ -198,7 +198,11 @@ async fn case_49_an_admin_revokes_every_session_of_a_user() {
     );
     // Nobody else may.
     assert_eq!(admin_revoke(&auth, None, "bob").await.status, 401);
-    let alice = access(&auth.login("meshctl", "alice", &[]).await);
+    let alice = access(
+        &auth
+            .login("meshctl", "alice", &[("audience", "auth")])
+            .await,
+    );
     assert_eq!(admin_revoke(&auth, Some(&alice), "bob").await.status, 403);
 
     let reply = admin_revoke(&auth, Some(&admin), "bob").await;
