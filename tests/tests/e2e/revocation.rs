@@ -59,7 +59,10 @@ async fn warm(s: &Stack, client: &mut AccountsClient<Channel>, token: &str) {
 }
 
 /// Polls until `token` is refused at both places; returns how long that
-/// took from `since`, or fails once the promise is broken.
+/// took from `since`, or fails once the promise is broken. The gateway
+/// counts as refusing when its own check did (its `revoked` counter went
+/// up), not when it passes on a refusal of `accounts` (which refuses the
+/// exchanged token as soon as it knows its root is revoked).
 async fn refused_within_promise(
     s: &Stack,
     client: &mut AccountsClient<Channel>,
@@ -67,9 +70,10 @@ async fn refused_within_promise(
     since: Instant,
 ) -> Duration {
     let (mut at_gateway, mut at_accounts) = (None, None);
+    let counted = revoked_count(s.gateway.admin_addr).await;
     loop {
         let (rest, grpc) = probe(s, client, token).await;
-        if rest == 401 {
+        if rest == 401 && revoked_count(s.gateway.admin_addr).await > counted {
             at_gateway.get_or_insert_with(|| since.elapsed());
         }
         if grpc == Code::Unauthenticated {
@@ -104,7 +108,6 @@ async fn case_49_revoked_token_refused_everywhere_within_5s() {
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     let took = refused_within_promise(&s, &mut client, &alice, Instant::now()).await;
     assert!(took < PROMISE);
-    assert!(revoked_count(s.gateway.admin_addr).await >= 1.0);
     assert!(revoked_count(s.accounts.admin_addr).await >= 1.0);
 
     // Nobody else is affected.
