@@ -61,12 +61,8 @@ async fn revoke(auth: &TestAuth, client: &str, token: &str) {
 }
 
 async fn admin_revoke(auth: &TestAuth, bearer: Option<&str>, user: &str) -> Reply {
-    let headers: Vec<(&str, String)> = bearer
-        .map(|t| ("authorization", format!("Bearer {t}")))
-        .into_iter()
-        .collect();
     let path = format!("/admin/users/{user}/revoke");
-    auth.client().post_form(&path, "", &headers).await
+    auth.post_bearer(&path, bearer).await
 }
 
 #[tokio::test]

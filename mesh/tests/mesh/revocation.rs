@@ -3,16 +3,19 @@
 //! (manual clock, polls driven by the test), and a served workload, with
 //! its own background follower, refuses a revoked token at its layer.
 
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{net::SocketAddr, sync::atomic::Ordering, time::Duration};
 
 use mesh::{
+    config::TokenModeArg,
     jwt::{AuthError, revocation::follower},
     metrics::encode,
-    testing::{TestPki, eventually, metric, unverified_claims},
+    testing::{TestPki, eventually, metric, raw_channel, unverified_claims},
 };
+use mesh_proto::auth::v1::{GetJwksRequest, auth_client::AuthClient};
 use tonic::Code;
 
 use crate::{
+    fixture::scrape,
     jwks::{Rig, following_rig},
     tokens_fixture::{start_echo, start_key_server},
 };
@@ -130,41 +133,76 @@ async fn case_49_with_the_feed_unreachable_validation_fails_closed_after_the_lim
     r.validator.validate(&token).await.expect("fresh again");
 }
 
+/// Calls the echo at `addr` as the gateway with `token`.
+async fn call(pki: &TestPki, addr: SocketAddr, token: &str) -> Result<(), tonic::Status> {
+    let gateway = (&pki.files("gateway")).into();
+    let channel = raw_channel(&gateway, &pki.dir().ca_cert(), addr);
+    let mut request = tonic::Request::new(GetJwksRequest {});
+    let bearer = format!("Bearer {token}").parse().expect("header");
+    request.metadata_mut().insert("authorization", bearer);
+    AuthClient::new(channel).get_jwks(request).await.map(drop)
+}
+
+/// Follows the feed every 50 ms instead of every second.
+fn fast(args: &mut mesh::ServerArgs) {
+    args.jwt.revocation_poll_interval = Duration::from_millis(50);
+}
+
+/// Whether `token` is refused (UNAUTHENTICATED) at `addr` within 5 s; the
+/// follower polls in the background, so this waits for its outcome.
+async fn refused_within_5s(pki: &TestPki, addr: SocketAddr, token: &str) -> bool {
+    eventually(Duration::from_secs(5), || async {
+        let refused = call(pki, addr, token).await.err()?;
+        (refused.code() == Code::Unauthenticated).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+fn revoked_count(scraped: &str) -> f64 {
+    metric(scraped, "mesh_auth_failures_total", r#"reason="revoked""#)
+}
+
 #[tokio::test]
 async fn case_49_a_workload_refuses_a_revoked_token_and_counts_it() {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
-    let fast = |args: &mut mesh::ServerArgs| {
-        args.jwt.revocation_poll_interval = Duration::from_millis(50);
-    };
     let (echo, _) = start_echo(&pki, mesh::ACCOUNTS, &auth, fast, None).await;
     let token = keys
         .issuer
         .token("es-1", &keys.issuer.claims("alice", &["accounts"]));
-    let call = || async {
-        let channel = mesh::testing::raw_channel(
-            &(&pki.files("gateway")).into(),
-            &pki.dir().ca_cert(),
-            echo.grpc_addr,
-        );
-        let mut request = tonic::Request::new(mesh_proto::auth::v1::GetJwksRequest {});
-        let bearer = format!("Bearer {token}").parse().expect("header");
-        request.metadata_mut().insert("authorization", bearer);
-        mesh_proto::auth::v1::auth_client::AuthClient::new(channel)
-            .get_jwks(request)
-            .await
-    };
-    call().await.expect("valid before");
+    call(&pki, echo.grpc_addr, &token)
+        .await
+        .expect("valid before");
     keys.revoke_jti(claim(&token, "jti").as_str().expect("jti"), i64::MAX / 2);
-    // The follower polls in the background: wait for its outcome, bounded.
-    let refused = eventually(Duration::from_secs(5), || async {
-        call()
+    assert!(refused_within_5s(&pki, echo.grpc_addr, &token).await);
+    assert!(revoked_count(&scrape(&echo).await) >= 1.0);
+}
+
+#[tokio::test]
+async fn case_49_a_cached_exchanged_token_is_refused_downstream_once_its_root_is_revoked() {
+    let pki = TestPki::new();
+    let (auth, keys) = start_key_server(&pki).await;
+    let (payments, _) = start_echo(&pki, mesh::PAYMENTS, &auth, fast, None).await;
+    // The middle hop exchanges, and learns of revocations only after this
+    // test is over: its exchange cache keeps handing out the same token.
+    let slow = |args: &mut mesh::ServerArgs| {
+        args.jwt.token_mode = TokenModeArg::Exchange;
+        args.jwt.revocation_poll_interval = Duration::from_secs(3600);
+    };
+    let next = Some(("payments", payments.grpc_addr));
+    let (orders, _) = start_echo(&pki, mesh::ORDERS, &auth, slow, next).await;
+    let token = keys
+        .issuer
+        .token("es-1", &keys.issuer.claims("alice", &["orders"]));
+    for _ in 0..2 {
+        call(&pki, orders.grpc_addr, &token)
             .await
-            .err()
-            .filter(|s| s.code() == Code::Unauthenticated)
-    })
-    .await;
-    assert!(refused.is_some(), "still accepted after 5 s");
-    let scraped = crate::fixture::scrape(&echo).await;
-    assert!(metric(&scraped, "mesh_auth_failures_total", r#"reason="revoked""#) >= 1.0);
+            .expect("two hops");
+    }
+
+    keys.revoke_jti(claim(&token, "jti").as_str().expect("jti"), i64::MAX / 2);
+    assert!(refused_within_5s(&pki, orders.grpc_addr, &token).await);
+    assert_eq!(revoked_count(&scrape(&orders).await), 0.0, "not orders");
+    assert!(revoked_count(&scrape(&payments).await) >= 1.0, "payments");
 }
