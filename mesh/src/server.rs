@@ -66,6 +66,12 @@ impl Server {
     /// ports. Every error names the flag or file at fault.
     pub async fn start(workload: Workload, args: ServerArgs) -> Result<Self, StartError> {
         telemetry::init(args.log_format, workload.name);
+        if args.jwt.revocation_max_staleness <= args.jwt.revocation_poll_interval {
+            // Every token would be refused between two polls.
+            return Err(StartError::Flags(
+                "--revocation-max-staleness must be longer than --revocation-poll-interval",
+            ));
+        }
         tls::install_default_provider();
         let tls = MeshTls::load(
             args.tls.files(workload.name),
@@ -419,6 +425,8 @@ impl Grpc {
 /// Why a workload could not start. Each message names the flag or file.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("{0}")]
+    Flags(&'static str),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("{flag} {addr}: cannot listen: {source}")]

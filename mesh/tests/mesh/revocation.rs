@@ -189,6 +189,7 @@ async fn case_49_a_cached_exchanged_token_is_refused_downstream_once_its_root_is
     let slow = |args: &mut mesh::ServerArgs| {
         args.jwt.token_mode = TokenModeArg::Exchange;
         args.jwt.revocation_poll_interval = Duration::from_secs(3600);
+        args.jwt.revocation_max_staleness = Duration::from_secs(7200);
     };
     let next = Some(("payments", payments.grpc_addr));
     let (orders, _) = start_echo(&pki, mesh::ORDERS, &auth, slow, next).await;
@@ -205,4 +206,18 @@ async fn case_49_a_cached_exchanged_token_is_refused_downstream_once_its_root_is
     assert!(refused_within_5s(&pki, orders.grpc_addr, &token).await);
     assert_eq!(revoked_count(&scrape(&orders).await), 0.0, "not orders");
     assert!(revoked_count(&scrape(&payments).await) >= 1.0, "payments");
+}
+
+#[tokio::test]
+async fn a_staleness_limit_shorter_than_the_poll_interval_is_refused_at_start() {
+    let pki = TestPki::new();
+    let mut args = pki.server_args("orders");
+    args.jwt.revocation_max_staleness = args.jwt.revocation_poll_interval;
+    let error = mesh::Server::start(mesh::ORDERS, args)
+        .await
+        .expect_err("refused");
+    assert!(
+        error.to_string().contains("--revocation-max-staleness"),
+        "{error}"
+    );
 }
