@@ -116,7 +116,8 @@ impl App {
         let grpc = server
             .grpc(grpc::policy())
             .add_service(grpc::service(auth.clone()))
-            .add_service(grpc::workload_tokens(auth.clone()));
+            .add_service(grpc::workload_tokens(auth.clone()))
+            .add_service(grpc::revocations(auth.clone()));
         let router = http::router(auth.clone());
         Ok(Self {
             server,

@@ -1,10 +1,13 @@
 //! `auth.v1.Auth` over the mesh's mutual-TLS gRPC port: token exchange and
-//! the JWKS for workloads that would rather not speak HTTP.
+//! the JWKS for workloads that would rather not speak HTTP; workload
+//! tokens; and the revocation feed (`revocations`).
 //!
 //! The kit's stack has already checked the caller's certificate and the
 //! policy table by the time a handler runs; the verified [`PeerId`] is a
 //! request extension. Token exchange runs the same grant as the HTTP
 //! endpoint.
+
+mod revocations;
 
 use std::sync::Arc;
 
@@ -29,6 +32,7 @@ use crate::{
 /// The gRPC service names, as in the policy table.
 const SERVICE: &str = "auth.v1.Auth";
 const WORKLOAD_TOKENS: &str = "auth.v1.WorkloadTokens";
+const REVOCATIONS: &str = "auth.v1.Revocations";
 
 /// Who may call which RPC: any mesh workload, for both, on its workload
 /// identity alone. Neither takes a bearer token in metadata: the JWKS is
@@ -46,7 +50,16 @@ pub(crate) fn policy() -> Policy {
             "GetWorkloadToken",
             Rule::any_workload().no_token(),
         )
+        // Every workload follows the feed to refuse revoked tokens; it
+        // names token ids and subjects only, never a token.
+        .rpc(
+            REVOCATIONS,
+            "ListRevocations",
+            Rule::any_workload().no_token(),
+        )
 }
+
+pub(crate) use revocations::service as revocations;
 
 /// The generated server of `auth.v1.WorkloadTokens`.
 pub(crate) fn workload_tokens(auth: Arc<Authority>) -> WorkloadTokensServer<AuthService> {

@@ -8,6 +8,7 @@
 //! | `GET /.well-known/jwks.json` | the public signing keys |
 //! | `GET /.well-known/openid-configuration` | discovery (also at `/.well-known/oauth-authorization-server`, RFC 8414) |
 //! | `POST /admin/keys/rotate` | schedule a key rotation; needs an ADMIN token with scope `admin` for audience `auth` |
+//! | `POST /admin/users/{name}/revoke` | revoke every session and token of a user; same token as above |
 //!
 //! Handlers read the whole request themselves ([`Form::read`]), so every
 //! malformed input becomes an OAuth2 error of ours, and answer through
@@ -54,6 +55,7 @@ pub(crate) fn router(auth: Arc<Authority>) -> Router {
             get(discovery::configuration),
         )
         .route("/admin/keys/rotate", post(admin::rotate))
+        .route("/admin/users/{name}/revoke", post(admin::revoke_user))
         .with_state(auth)
 }
 

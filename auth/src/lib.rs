@@ -9,7 +9,8 @@
 //!   introspection, RFC 7009 revocation, the JWKS, discovery, and an admin
 //!   call to rotate keys;
 //! - gRPC `auth.v1.Auth` over the mesh's mutual TLS (`grpc`): token
-//!   exchange and the JWKS.
+//!   exchange and the JWKS; `auth.v1.Revocations`, the feed of revoked
+//!   tokens and subjects every workload follows.
 //!
 //! How it fits together: [`App::start`] binds and loads everything
 //! (`config` and `credentials` into a `directory`, the `store`,

@@ -1,5 +1,6 @@
 //! The auth service's SQLite database: refresh token families, revoked
-//! access tokens and signing key metadata.
+//! access tokens, the revocation feed workloads follow, and signing key
+//! metadata.
 //!
 //! One pool, WAL journaling (readers never wait for the writer), a busy
 //! timeout (writers queue instead of failing), foreign keys on, and the
@@ -7,6 +8,7 @@
 //! `sqlx::query` with bound parameters; every value from a request is bound,
 //! never formatted into SQL.
 
+mod feed;
 mod keys;
 mod refresh;
 mod revoked;
@@ -23,7 +25,7 @@ use sqlx::sqlite::{
 };
 
 pub(crate) use keys::KeyRow;
-pub(crate) use refresh::{NewFamily, NewRefresh, Rotation};
+pub(crate) use refresh::{NewFamily, NewRefresh, RefreshRecord, Rotation};
 
 /// The database file in the data directory.
 const DB_FILE: &str = "auth.db";
@@ -81,7 +83,12 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(families + revoked)
+        let feed = sqlx::query("DELETE FROM revocation_feed WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(families + revoked + feed)
     }
 }
 

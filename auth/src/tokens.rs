@@ -47,6 +47,11 @@ pub struct AccessClaims {
     /// The delegation chain of a token made by token exchange (RFC 8693 §4.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The `jti` of the token an exchange chain started from. Revoking
+    /// that token revokes this one too: workloads check both against the
+    /// revocation feed, so auth need not remember what it exchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_jti: Option<String>,
 }
 
 /// Roles as written in tokens: `"ADMIN"`, `"MANAGER"`, `"USER"`.
@@ -83,6 +88,8 @@ pub(crate) struct TokenSpec {
     pub(crate) act: Option<Actor>,
     /// The token must not outlive this (an exchanged token its subject token).
     pub(crate) expires_by: Option<i64>,
+    /// The `jti` an exchanged token's chain started from.
+    pub(crate) root_jti: Option<String>,
 }
 
 /// A signed token and its claims.
@@ -119,6 +126,13 @@ impl Tokens {
         }
     }
 
+    /// The longest a token issued now may still be accepted somewhere:
+    /// its lifetime plus the skew validators allow. A subject's not-before
+    /// matters no longer than this.
+    pub(crate) fn max_lifetime(&self) -> i64 {
+        self.ttl.saturating_add(self.skew)
+    }
+
     /// The issuer URL (`iss`).
     pub(crate) fn issuer(&self) -> &str {
         &self.issuer
@@ -141,6 +155,7 @@ impl Tokens {
                 .map_or(lifetime_end, |cap| cap.min(lifetime_end)),
             jti: uuid::Uuid::new_v4().to_string(),
             act: spec.act,
+            root_jti: spec.root_jti,
         };
         let json = serde_json::to_vec(&claims).map_err(|_| KeyError::Crypto("claims encoding"))?;
         let token = self.keys.signer(now)?.sign_jwt(&json)?;

@@ -163,12 +163,7 @@ async fn run() {
     let server = Server::start(mesh::ORDERS, args).await.expect("orders");
     let policy = Policy::new().service(SERVICE_NAME, Rule::peers(["gateway", "loadgen"]));
     let grpc = server.grpc(policy).add_service(OrdersServer::new(Echo));
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
+    server.validator().expect("validator").wait_ready().await;
     let orders = Running::spawn(server, grpc);
 
     let mut mesh_args = pki.server_args("gateway");
@@ -190,7 +185,7 @@ async fn run() {
         },
     };
     let started = gateway::Started::start(args).await.expect("gateway");
-    started.validator().jwks().wait_fresh().await;
+    started.validator().wait_ready().await;
     let public = started.public_addr();
     let stop = CancellationToken::new();
     tokio::spawn(started.serve(stop.clone()));

@@ -67,7 +67,10 @@ pub(crate) async fn admit(
         "refused a request at the edge: {refusal}"
     );
     Err(match refusal {
-        AuthError::KeysUnavailable => GatewayError::from_status(&refusal.into()),
+        // Our fault, not the caller's: 503, as the services answer UNAVAILABLE.
+        AuthError::KeysUnavailable | AuthError::RevocationsUnavailable => {
+            GatewayError::from_status(&refusal.into())
+        }
         AuthError::NotBearer if token_in_query => GatewayError::unauthenticated(
             "send the token in the Authorization header, never in the URL",
             true,

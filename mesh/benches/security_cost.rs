@@ -193,12 +193,7 @@ async fn secure_server(pki: &TestPki, auth: &Running) -> Running {
         Rule::peers(["loadgen"]).scopes(["orders:read"]),
     );
     let grpc = server.grpc(policy).add_service(AuthServer::new(Hello));
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
+    server.validator().expect("validator").wait_ready().await;
     Running::spawn(server, grpc)
 }
 

@@ -233,6 +233,17 @@ pub struct JwtArgs {
     #[arg(long, env = "MESH_JWKS_MAX_STALENESS", default_value = "1h", value_parser = parse_duration)]
     pub jwks_max_staleness: Duration,
 
+    /// How often auth's revocation feed is polled: a revoked token stops
+    /// working here within about this long.
+    #[arg(long, env = "MESH_REVOCATION_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub revocation_poll_interval: Duration,
+
+    /// Age after which the last answer of the revocation feed is no longer
+    /// trusted and calls fail with UNAVAILABLE. It bounds how long a
+    /// revocation can go unseen while auth is unreachable.
+    #[arg(long, env = "MESH_REVOCATION_MAX_STALENESS", default_value = "30s", value_parser = parse_duration)]
+    pub revocation_max_staleness: Duration,
+
     /// Which token upstream calls carry: one exchanged at auth for each
     /// upstream's audience (narrowed, with an `act` claim naming this
     /// workload), or the caller's own, unchanged.
@@ -265,6 +276,8 @@ impl Default for JwtArgs {
             jwks_refresh_interval: Duration::from_secs(300),
             jwks_min_refresh_interval: Duration::from_secs(10),
             jwks_max_staleness: Duration::from_secs(3600),
+            revocation_poll_interval: Duration::from_secs(1),
+            revocation_max_staleness: Duration::from_secs(30),
             token_mode: TokenModeArg::Exchange,
         }
     }

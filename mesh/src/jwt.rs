@@ -10,6 +10,10 @@
 //!   background and, single-flight and rate limited, on an unknown `kid`;
 //!   it keeps the last good set while `auth` is down and fails closed once
 //!   that set is older than the staleness limit.
+//! - [`Revocations`] holds what `auth` revoked (`jti`s, per-subject
+//!   not-before times), followed from auth's feed every second; the
+//!   validator refuses those tokens even on a cache hit, and fails closed
+//!   once the list is older than its staleness limit.
 //! - [`JwtLayer`] is the tower layer that puts a [`Caller`] into each
 //!   request's extensions.
 
@@ -19,6 +23,7 @@ mod claims;
 mod error;
 pub mod jwks;
 mod layer;
+pub mod revocation;
 mod validator;
 mod workload;
 
@@ -36,6 +41,7 @@ pub use claims::{Actor, Claims, Role};
 pub use error::AuthError;
 pub use jwks::{GrpcJwksSource, JwksClient, JwksSource, KeySet};
 pub use layer::{JwtLayer, JwtService, authenticate, bearer_token};
+pub use revocation::Revocations;
 pub use validator::{Validator, ValidatorConfig};
 pub use workload::WorkloadCredentials;
 

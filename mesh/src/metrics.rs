@@ -76,6 +76,7 @@ struct Families {
     ratelimit_rejected: Family<KeyLabel, Counter>,
     tls_handshake_failures: Family<ReasonLabel, Counter>,
     jwks_refresh: Family<ResultLabel, Counter>,
+    revocation_refresh: Family<ResultLabel, Counter>,
     cert_expiry: Gauge,
     cert_reloads: Family<ResultLabel, Counter>,
     rpc_requests: Family<RpcLabels, Counter>,
@@ -90,6 +91,7 @@ impl Default for Families {
             ratelimit_rejected: Family::default(),
             tls_handshake_failures: Family::default(),
             jwks_refresh: Family::default(),
+            revocation_refresh: Family::default(),
             cert_expiry: Gauge::default(),
             cert_reloads: Family::default(),
             rpc_requests: Family::default(),
@@ -129,6 +131,11 @@ impl Metrics {
             "mesh_jwks_refresh",
             "JWKS fetches from the auth service, by result",
             families.jwks_refresh.clone(),
+        );
+        registry.register(
+            "mesh_revocation_refresh",
+            "Polls of the auth service's revocation feed, by result",
+            families.revocation_refresh.clone(),
         );
         registry.register(
             "mesh_cert_expiry_timestamp_seconds",
@@ -195,6 +202,14 @@ impl Metrics {
     pub fn jwks_refresh(&self, result: &'static str) {
         self.inner
             .jwks_refresh
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// Counts a poll of the revocation feed.
+    pub fn revocation_refresh(&self, result: &'static str) {
+        self.inner
+            .revocation_refresh
             .get_or_create(&ResultLabel { result })
             .inc();
     }

@@ -32,8 +32,8 @@ use crate::{
     client::{Exchanger, TokenMode, Upstream, UpstreamError},
     config::{JwtArgs, Limits, ServerArgs, TokenModeArg, Workload},
     jwt::{
-        GrpcJwksSource, JwksClient, JwtLayer, SystemClock, Validator, ValidatorConfig,
-        WorkloadCredentials, jwks::JwksTiming,
+        GrpcJwksSource, JwksClient, JwtLayer, Revocations, SystemClock, Validator, ValidatorConfig,
+        WorkloadCredentials, jwks::JwksTiming, revocation::follower,
     },
     metrics::Metrics,
     peer::PeerIdLayer,
@@ -66,6 +66,12 @@ impl Server {
     /// ports. Every error names the flag or file at fault.
     pub async fn start(workload: Workload, args: ServerArgs) -> Result<Self, StartError> {
         telemetry::init(args.log_format, workload.name);
+        if args.jwt.revocation_max_staleness <= args.jwt.revocation_poll_interval {
+            // Every token would be refused between two polls.
+            return Err(StartError::Flags(
+                "--revocation-max-staleness must be longer than --revocation-poll-interval",
+            ));
+        }
         tls::install_default_provider();
         let tls = MeshTls::load(
             args.tls.files(workload.name),
@@ -96,12 +102,14 @@ impl Server {
         })
     }
 
-    /// The token validator of this workload, fetching keys from `auth`
-    /// (--auth-addr) in the background from the first call on.
+    /// The token validator of this workload, fetching keys and following
+    /// revocations from `auth` (--auth-addr) in the background from the
+    /// first call on.
     pub fn validator(&self) -> Result<Validator, UpstreamError> {
         let created = self.validator.get_or_init(|| {
             let jwt = &self.jwt;
-            let source = GrpcJwksSource::new(Upstream::new(&self.tls, "auth", &jwt.auth_addr)?);
+            let auth = Upstream::new(&self.tls, "auth", &jwt.auth_addr)?;
+            let source = GrpcJwksSource::new(auth.clone());
             let timing = JwksTiming {
                 refresh_interval: jwt.jwks_refresh_interval,
                 min_refresh_interval: jwt.jwks_min_refresh_interval,
@@ -116,6 +124,17 @@ impl Server {
                 self.metrics.clone(),
             ));
             let refresher = jwks.spawn_refresher(self.readiness.clone());
+            let revocations = Arc::new(Revocations::new(
+                clock.clone(),
+                jwt.revocation_max_staleness,
+            ));
+            let follower = follower::spawn(
+                revocations.clone(),
+                auth.raw_channel(),
+                jwt.revocation_poll_interval,
+                self.metrics.clone(),
+                self.readiness.clone(),
+            );
             let config = ValidatorConfig {
                 issuer: jwt.issuer.clone(),
                 audience: jwt
@@ -127,8 +146,9 @@ impl Server {
                 cache_capacity: jwt.token_cache_size,
             };
             Ok(TokenChecks {
-                validator: Validator::new(config, jwks, clock),
+                validator: Validator::with_revocations(config, jwks, Some(revocations), clock),
                 refresher,
+                follower,
             })
         });
         match created {
@@ -184,7 +204,10 @@ impl Server {
             TokenModeArg::Propagate => TokenMode::Propagate,
             TokenModeArg::Exchange => {
                 let auth = Upstream::new(&self.tls, "auth", &self.jwt.auth_addr)?;
-                TokenMode::Exchange(Exchanger::new(auth.raw_channel()))
+                // The exchanger shares the validator's revocations, so it
+                // never hands on a token exchanged from a revoked one.
+                let revocations = self.validator()?.revocations().cloned();
+                TokenMode::Exchange(Exchanger::new(auth.raw_channel(), revocations))
             }
         };
         Ok(Upstream::new(&self.tls, name, addr)?.with_tokens(mode))
@@ -339,6 +362,7 @@ impl Server {
         reloader.abort();
         if let Some(Ok(checks)) = validator.get() {
             checks.refresher.abort();
+            checks.follower.abort();
         }
         stop.cancel();
         let _ = admin.await;
@@ -354,11 +378,13 @@ async fn bind(flag: &'static str, addr: SocketAddr) -> Result<TcpListener, Start
         .map_err(|source| StartError::Bind { flag, addr, source })
 }
 
-/// The token validator of a workload and the task keeping its keys fresh.
+/// The token validator of a workload and the tasks keeping its keys and
+/// revocations fresh.
 #[derive(Debug)]
 struct TokenChecks {
     validator: Validator,
     refresher: tokio::task::JoinHandle<()>,
+    follower: tokio::task::JoinHandle<()>,
 }
 
 /// The gRPC services of a workload, with the policy that guards them.
@@ -399,6 +425,8 @@ impl Grpc {
 /// Why a workload could not start. Each message names the flag or file.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("{0}")]
+    Flags(&'static str),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("{flag} {addr}: cannot listen: {source}")]

@@ -25,7 +25,7 @@ mod issuer;
 mod keys;
 mod service;
 
-pub use issuer::{TEST_ISSUER, TestIssuer};
+pub use issuer::{TEST_ISSUER, TestIssuer, unverified_claims};
 pub use keys::{KeyServer, start_key_server};
 pub use service::{Authed, Bearer, spawn_service};
 

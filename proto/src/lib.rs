@@ -13,7 +13,7 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mesh_descriptor.bin"));
 
-/// `auth.v1`: token exchange and the JWKS for mesh workloads.
+/// `auth.v1`: token exchange, the JWKS and the revocation feed for mesh workloads.
 pub mod auth {
     pub mod v1 {
         tonic::include_proto!("auth.v1");
@@ -67,13 +67,14 @@ macro_rules! message_limits {
 }
 
 use accounts::v1::accounts_server;
-use auth::v1::{auth_server, workload_tokens_server};
+use auth::v1::{auth_server, revocations_server, workload_tokens_server};
 use orders::v1::orders_server;
 use payments::v1::payments_server;
 
 message_limits!(
     auth_server::AuthServer<Auth>,
     workload_tokens_server::WorkloadTokensServer<WorkloadTokens>,
+    revocations_server::RevocationsServer<Revocations>,
     accounts_server::AccountsServer<Accounts>,
     payments_server::PaymentsServer<Payments>,
     orders_server::OrdersServer<Orders>,

@@ -33,6 +33,7 @@ pub(crate) fn grant<'a>(
         roles: client.roles.clone(),
         act: None,
         expires_by: None,
+        root_jti: None,
     };
     let issued = auth.tokens.issue(spec, now)?;
     auth.metrics

@@ -58,6 +58,7 @@ pub(crate) async fn grant(
         roles: user.roles.clone(),
         act: None,
         expires_by: None,
+        root_jti: None,
     };
     let issued = auth.tokens.issue(spec, now)?;
     let refresh = if client.grants.contains(&ClientGrant::RefreshToken) {

@@ -5,7 +5,9 @@
 //! is stored. Each use returns a new refresh token and marks the old one
 //! used. A used token presented again means two parties hold the family
 //! (one of them stole it), so the whole family is revoked, together with
-//! the access tokens issued from it. A family ends at a fixed time after
+//! the access tokens issued from it, and so is the subject's session with
+//! that client: every access token (and token exchanged from one) issued
+//! to it so far stops working at every workload. A family ends at a fixed time after
 //! login: rotation does not extend it.
 
 use sha2::{Digest, Sha256};
@@ -18,7 +20,7 @@ use crate::{
     grants::{GrantType, TokenResponse, grant_scope},
     scope::Scope,
     secret::Secret,
-    store::{NewFamily, NewRefresh, Rotation},
+    store::{NewFamily, NewRefresh, RefreshRecord, Rotation},
     tokens::{Issued, TokenSpec},
 };
 
@@ -108,7 +110,7 @@ pub(crate) async fn grant(
         return Err(rejected("refresh_token_revoked"));
     }
     if record.used_at.is_some() {
-        return Err(reuse(auth, &record.family_id, &client.id, now).await);
+        return Err(reuse(auth, &record, now).await);
     }
     if record.expires_at <= now {
         return Err(rejected("refresh_token_expired"));
@@ -138,6 +140,7 @@ pub(crate) async fn grant(
         roles: user.roles.clone(),
         act: None,
         expires_by: None,
+        root_jti: None,
     };
     let issued = auth.tokens.issue(spec, now)?;
     let next = Secret::generate();
@@ -154,7 +157,7 @@ pub(crate) async fn grant(
     match auth.store.rotate_refresh(&old_hash, now, &stored).await? {
         Rotation::Rotated => {}
         // Another request used it between our read and our write.
-        Rotation::AlreadyUsed => return Err(reuse(auth, &record.family_id, &client.id, now).await),
+        Rotation::AlreadyUsed => return Err(reuse(auth, &record, now).await),
     }
     auth.metrics.token_issued(GrantType::RefreshToken.label());
     let mut response = TokenResponse::bearer(issued, now);
@@ -162,18 +165,22 @@ pub(crate) async fn grant(
     Ok(response)
 }
 
-/// A rotated token came back: revoke the family, answer `invalid_grant`.
-async fn reuse(auth: &Authority, family_id: &str, client_id: &str, now: i64) -> Error {
-    match auth
-        .store
-        .revoke_family(family_id, now, "refresh token reuse")
-        .await
-    {
+/// A rotated token came back: revoke the family and the subject's session
+/// with this client, answer `invalid_grant`.
+async fn reuse(auth: &Authority, record: &RefreshRecord, now: i64) -> Error {
+    let (family_id, client_id) = (&record.family_id, &record.client_id);
+    let revoked = async {
+        auth.store
+            .revoke_family(family_id, now, "refresh token reuse")
+            .await?;
+        auth.revoke_sessions(&record.subject, client_id, now).await
+    };
+    match revoked.await {
         Ok(_) => {
             tracing::warn!(
                 family_id,
                 client_id,
-                "refresh token reused: token family revoked"
+                "refresh token reused: token family and session revoked"
             );
             rejected("refresh_token_reuse")
         }

@@ -135,7 +135,7 @@ async fn exchange(
         .tokens
         .verify(request.subject_token, now)
         .map_err(|rejected| invalid(rejected.0, "the subject token is invalid or expired"))?;
-    if auth.store.is_revoked(&subject.jti).await? {
+    if auth.store.is_revoked(&subject, now).await? {
         return Err(invalid(
             "subject_token_revoked",
             "the subject token was revoked",
@@ -175,6 +175,8 @@ async fn exchange(
             act: chain,
         }),
         expires_by: Some(subject.exp),
+        // The chain's first token: revoking it revokes every hop.
+        root_jti: Some(subject.root_jti.unwrap_or(subject.jti)),
     };
     let issued = auth.tokens.issue(spec, now)?;
     auth.metrics.token_issued(GrantType::TokenExchange.label());

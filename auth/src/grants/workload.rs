@@ -41,6 +41,7 @@ pub(crate) fn grant(
         roles: Vec::new(),
         act: None,
         expires_by: None,
+        root_jti: None,
     };
     let issued = auth.tokens.issue(spec, now)?;
     // Not an OAuth grant_type: labelled by what it is.

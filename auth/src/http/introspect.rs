@@ -87,7 +87,7 @@ async fn access(auth: &Authority, token: &str, now: i64) -> Result<Option<Intros
             return Ok(None);
         }
     };
-    if auth.store.is_revoked(&claims.jti).await? {
+    if auth.store.is_revoked(&claims, now).await? {
         return Ok(None);
     }
     Ok(Some(Introspection::from(claims)))

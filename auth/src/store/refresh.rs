@@ -145,6 +145,27 @@ impl Store {
         tx.commit().await?;
         Ok(revoked > 0)
     }
+
+    /// Revokes every live refresh family of `subject`, so that none can
+    /// mint new access tokens. Returns how many were live.
+    pub(crate) async fn revoke_families_of(
+        &self,
+        subject: &str,
+        now: i64,
+        reason: &str,
+    ) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? \
+             WHERE subject = ? AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(subject)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+    }
 }
 
 async fn insert_token(

@@ -1,7 +1,9 @@
 //! Access tokens revoked before their expiry, by `jti`. A row lives until
-//! the token would have expired anyway; then pruning removes it.
+//! the token would have expired anyway; then pruning removes it. Each new
+//! row also enters the revocation feed (a trigger, see the migration).
 
 use super::Store;
+use crate::tokens::AccessClaims;
 
 impl Store {
     /// Records that the token `jti`, valid until `expires_at`, is revoked.
@@ -14,12 +16,28 @@ impl Store {
             .map(drop)
     }
 
-    /// Whether the token `jti` was revoked.
-    pub(crate) async fn is_revoked(&self, jti: &str) -> Result<bool, sqlx::Error> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM revoked_tokens WHERE jti = ?")
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
+    /// Whether the token of `claims` was revoked: by its `jti`, by the
+    /// `root_jti` it was exchanged from, or with its subject's sessions
+    /// (a not-before later than its `iat`). The same rules as workloads
+    /// apply to the feed.
+    pub(crate) async fn is_revoked(
+        &self,
+        claims: &AccessClaims,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let root = claims.root_jti.as_deref().unwrap_or(&claims.jti);
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti IN (?, ?)) \
+             OR EXISTS (SELECT 1 FROM revocation_feed WHERE subject = ? \
+                 AND client_id IN (?, '') AND not_before > ? AND expires_at > ?)",
+        )
+        .bind(&claims.jti)
+        .bind(root)
+        .bind(&claims.sub)
+        .bind(&claims.client_id)
+        .bind(claims.iat)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
     }
 }

@@ -33,13 +33,7 @@ async fn admin_token(auth: &TestAuth) -> String {
 }
 
 async fn rotate(auth: &TestAuth, bearer: Option<&str>) -> Reply {
-    let headers: Vec<(&str, String)> = bearer
-        .map(|t| ("authorization", format!("Bearer {t}")))
-        .into_iter()
-        .collect();
-    auth.client()
-        .post_form("/admin/keys/rotate", "", &headers)
-        .await
+    auth.post_bearer("/admin/keys/rotate", bearer).await
 }
 
 async fn signing_kid(auth: &TestAuth) -> String {

@@ -15,6 +15,7 @@ mod introspection;
 mod keys;
 mod password;
 mod refresh;
+mod revocation;
 mod security;
 mod startup;
 mod support;

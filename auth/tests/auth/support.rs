@@ -234,6 +234,16 @@ impl TestAuth {
         post(&self.client(), "/oauth2/token", params, Some(id)).await
     }
 
+    /// POSTs an empty body to `path` (an admin call), with `bearer` as
+    /// the `Authorization: Bearer` token when given.
+    pub(crate) async fn post_bearer(&self, path: &str, bearer: Option<&str>) -> Reply {
+        let headers: Vec<(&str, String)> = bearer
+            .map(|t| ("authorization", format!("Bearer {t}")))
+            .into_iter()
+            .collect();
+        self.client().post_form(path, "", &headers).await
+    }
+
     /// A `client_credentials` access token of client `id` with `extra` parameters.
     pub(crate) async fn client_token(&self, id: &str, extra: &[(&str, &str)]) -> String {
         let mut params = vec![("grant_type", "client_credentials")];

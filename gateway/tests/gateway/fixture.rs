@@ -137,12 +137,7 @@ impl Stack {
         let grpc = server
             .grpc(policy)
             .add_service(OrdersServer::new(orders.clone()));
-        server
-            .validator()
-            .expect("validator")
-            .jwks()
-            .wait_fresh()
-            .await;
+        server.validator().expect("validator").wait_ready().await;
         let orders_server = Running::spawn(server, grpc);
 
         let mut mesh_args = pki.server_args("gateway");
@@ -164,7 +159,7 @@ impl Stack {
         };
         tune(&mut args);
         let started = gateway::Started::start(args).await.expect("start gateway");
-        started.validator().jwks().wait_fresh().await;
+        started.validator().wait_ready().await;
         let (public, admin) = (started.public_addr(), started.admin_addr());
         let stop = CancellationToken::new();
         tokio::spawn(started.serve(stop.clone()));

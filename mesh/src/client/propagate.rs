@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tonic::{Status, body::Body, transport::Channel};
 use tower::Service;
 
-use crate::jwt::Caller;
+use crate::jwt::{Caller, Revocations};
 
 /// Time kept back from the caller's deadline for the hop itself.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(5);
@@ -55,19 +55,31 @@ type ExchangeKey = ([u8; 32], Arc<str>);
 pub struct Exchanger {
     auth: Channel,
     cache: Arc<Cache<ExchangeKey, (Arc<str>, Instant)>>,
+    /// Checked before the cache: a cached token exchanged from a revoked
+    /// one is never handed on (the validator already refused the caller's
+    /// token; this holds even for a `Caller` that skipped it).
+    revocations: Option<Arc<Revocations>>,
 }
 
 impl Exchanger {
-    /// Exchanges through `auth`, a channel to the `auth` workload.
-    pub fn new(auth: Channel) -> Self {
+    /// Exchanges through `auth`, a channel to the `auth` workload,
+    /// refusing callers whose token `revocations` holds.
+    pub fn new(auth: Channel, revocations: Option<Arc<Revocations>>) -> Self {
         Self {
             auth,
             cache: Arc::new(Cache::new(10_000)),
+            revocations,
         }
     }
 
     async fn token_for(&self, caller: &Caller, audience: &Arc<str>) -> Result<Arc<str>, Status> {
         let key = (crate::jwt::cache::hash(caller.token()), audience.clone());
+        if let Some(revocations) = &self.revocations
+            && let Err(refused) = revocations.check(caller.claims())
+        {
+            self.cache.remove(&key);
+            return Err(refused.into());
+        }
         if let Some((token, renew_at)) = self.cache.get(&key)
             && Instant::now() < renew_at
         {

@@ -75,6 +75,10 @@ pub struct Claims {
     /// Who acts for the subject, when the token came from an exchange.
     #[serde(default)]
     pub act: Option<Actor>,
+    /// The `jti` of the token an exchange chain started from: revoking
+    /// that token revokes every token exchanged from it.
+    #[serde(default)]
+    pub root_jti: Option<String>,
 }
 
 impl Claims {

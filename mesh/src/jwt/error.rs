@@ -44,6 +44,10 @@ pub enum AuthError {
     IssuedInFuture,
     #[error("signing keys are unavailable or too old to trust")]
     KeysUnavailable,
+    #[error("the token was revoked")]
+    Revoked,
+    #[error("the revocation list is unavailable or too old to trust")]
+    RevocationsUnavailable,
 }
 
 impl AuthError {
@@ -69,6 +73,8 @@ impl AuthError {
             Self::NotYetValid => "not_yet_valid",
             Self::IssuedInFuture => "iat_in_future",
             Self::KeysUnavailable => "jwks_stale",
+            Self::Revoked => "revoked",
+            Self::RevocationsUnavailable => "revocations_stale",
         }
     }
 }
@@ -77,7 +83,9 @@ impl From<AuthError> for Status {
     fn from(error: AuthError) -> Self {
         match error {
             // Fail closed, but say it is our fault, not the caller's.
-            AuthError::KeysUnavailable => Status::unavailable(error.to_string()),
+            AuthError::KeysUnavailable | AuthError::RevocationsUnavailable => {
+                Status::unavailable(error.to_string())
+            }
             _ => Status::unauthenticated(format!("invalid credentials: {error}")),
         }
     }

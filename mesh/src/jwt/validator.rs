@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 use serde::Deserialize;
 
 use super::{
-    AuthError, Claims, Clock, JwksClient, MAX_TOKEN_BYTES,
+    AuthError, Claims, Clock, JwksClient, MAX_TOKEN_BYTES, Revocations,
     cache::{self, Entry, TokenCache},
 };
 
@@ -37,6 +37,8 @@ pub struct Validator {
 struct Inner {
     config: ValidatorConfig,
     jwks: Arc<JwksClient>,
+    /// What auth revoked; checked on every call, cache hits included.
+    revocations: Option<Arc<Revocations>>,
     cache: TokenCache,
     clock: Arc<dyn Clock>,
     /// One prepared signature check per allowed algorithm. Time, issuer and
@@ -58,8 +60,20 @@ struct Header {
 }
 
 impl Validator {
-    /// A validator taking keys from `jwks` and time from `clock`.
+    /// A validator taking keys from `jwks` and time from `clock`, that
+    /// knows of no revocation (tests and benchmarks of signatures alone).
     pub fn new(config: ValidatorConfig, jwks: Arc<JwksClient>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_revocations(config, jwks, None, clock)
+    }
+
+    /// A validator that also refuses what `revocations` holds, and fails
+    /// closed while it is stale.
+    pub fn with_revocations(
+        config: ValidatorConfig,
+        jwks: Arc<JwksClient>,
+        revocations: Option<Arc<Revocations>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let validations = config
             .algorithms
             .iter()
@@ -77,6 +91,7 @@ impl Validator {
                 cache: TokenCache::new(config.cache_capacity),
                 config,
                 jwks,
+                revocations,
                 clock,
                 validations,
             }),
@@ -86,6 +101,20 @@ impl Validator {
     /// The key source.
     pub fn jwks(&self) -> &Arc<JwksClient> {
         &self.inner.jwks
+    }
+
+    /// The revocations this validator honours, if it follows any.
+    pub fn revocations(&self) -> Option<&Arc<Revocations>> {
+        self.inner.revocations.as_ref()
+    }
+
+    /// Waits until the keys and the revocation list are loaded, so a
+    /// first call does not race the background fetches.
+    pub async fn wait_ready(&self) {
+        self.inner.jwks.wait_fresh().await;
+        if let Some(revocations) = &self.inner.revocations {
+            revocations.wait_fresh().await;
+        }
     }
 
     /// Tokens currently in the verified-token cache.
@@ -107,10 +136,18 @@ impl Validator {
         if !inner.jwks.is_fresh() {
             return Err(AuthError::KeysUnavailable);
         }
+        // Fail closed before any work when revocations cannot be known.
+        let revocations = inner.revocations.as_deref();
+        if revocations.is_some_and(|r| !r.is_fresh()) {
+            return Err(AuthError::RevocationsUnavailable);
+        }
+        let revoked = |claims: &Claims| revocations.map_or(Ok(()), |r| r.check(claims));
         let now = inner.clock.now().as_secs();
         let key = cache::hash(token);
         if let Some(entry) = inner.cache.get(&key, now) {
             if inner.jwks.keys().contains(&entry.kid) {
+                // A cached token may have been revoked since it was cached.
+                revoked(&entry.claims)?;
                 return Ok(entry.claims);
             }
             // The signing key was withdrawn: the token is no longer trusted.
@@ -118,6 +155,7 @@ impl Validator {
             return Err(AuthError::UnknownKey);
         }
         let (claims, kid) = self.verify(token, now).await?;
+        revoked(&claims)?;
         let claims = Arc::new(claims);
         inner.cache.insert(
             key,

@@ -70,11 +70,6 @@ pub async fn spawn_service<E: Debug>(
     let grpc = service(&server)
         .await
         .unwrap_or_else(|e| panic!("{} service: {e:?}", workload.name));
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
+    server.validator().expect("validator").wait_ready().await;
     Running::spawn(server, grpc)
 }

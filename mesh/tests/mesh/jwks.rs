@@ -6,8 +6,8 @@ use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 use mesh::{
     Metrics, Upstream,
     jwt::{
-        AuthError, GrpcJwksSource, JwksClient, ManualClock, Validator, ValidatorConfig,
-        jwks::JwksTiming,
+        AuthError, GrpcJwksSource, JwksClient, ManualClock, Revocations, Validator,
+        ValidatorConfig, jwks::JwksTiming,
     },
     testing::{TEST_ISSUER, TestPki},
 };
@@ -15,21 +15,35 @@ use serde_json::json;
 
 use crate::tokens_fixture::{KeyServer, start_key_server};
 
-struct Rig {
+pub(crate) struct Rig {
     _pki: TestPki,
     _auth: mesh::testing::Running,
-    keys: KeyServer,
-    clock: ManualClock,
-    validator: Validator,
+    pub(crate) keys: KeyServer,
+    pub(crate) clock: ManualClock,
+    pub(crate) validator: Validator,
+    /// The channel to the key server, as workload `orders`.
+    pub(crate) auth: Upstream,
+    pub(crate) metrics: Metrics,
+    pub(crate) registry: prometheus_client::registry::Registry,
 }
 
 async fn rig(skew: Duration, cache: usize) -> Rig {
+    build(skew, cache, None).await
+}
+
+/// A rig whose validator also honours revocations that go stale after
+/// `stale_after` (the JWKS after 60 s).
+pub(crate) async fn following_rig(stale_after: Duration) -> Rig {
+    build(Duration::from_secs(30), 100, Some(stale_after)).await
+}
+
+async fn build(skew: Duration, cache: usize, stale_after: Option<Duration>) -> Rig {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
     let clock = ManualClock::starting_now();
     let upstream =
         Upstream::new(&pki.tls("orders"), "auth", &auth.grpc_addr.to_string()).expect("upstream");
-    let (metrics, _) = Metrics::new("orders");
+    let (metrics, registry) = Metrics::new("orders");
     let timing = JwksTiming {
         refresh_interval: Duration::from_secs(300),
         min_refresh_interval: Duration::from_secs(10),
@@ -41,11 +55,11 @@ async fn rig(skew: Duration, cache: usize) -> Rig {
         jsonwebtoken::Algorithm::EdDSA,
     ];
     let jwks = Arc::new(JwksClient::new(
-        Box::new(GrpcJwksSource::new(upstream)),
+        Box::new(GrpcJwksSource::new(upstream.clone())),
         algorithms.clone(),
         timing,
         Arc::new(clock.clone()),
-        metrics,
+        metrics.clone(),
     ));
     let config = ValidatorConfig {
         issuer: TEST_ISSUER.to_owned(),
@@ -54,18 +68,23 @@ async fn rig(skew: Duration, cache: usize) -> Rig {
         skew,
         cache_capacity: cache,
     };
-    let validator = Validator::new(config, jwks, Arc::new(clock.clone()));
+    let revocations =
+        stale_after.map(|limit| Arc::new(Revocations::new(Arc::new(clock.clone()), limit)));
+    let validator = Validator::with_revocations(config, jwks, revocations, Arc::new(clock.clone()));
     Rig {
         _pki: pki,
         _auth: auth,
         keys,
         clock,
         validator,
+        auth: upstream,
+        metrics,
+        registry,
     }
 }
 
 impl Rig {
-    fn token(&self, sub: &str) -> String {
+    pub(crate) fn token(&self, sub: &str) -> String {
         self.keys
             .issuer
             .token("es-1", &self.keys.issuer.claims(sub, &["orders"]))

@@ -8,6 +8,7 @@ mod limits;
 mod metrics;
 mod policy;
 mod propagation;
+mod revocation;
 mod rotation;
 mod tokens;
 mod tokens_fixture;

@@ -104,11 +104,6 @@ pub(crate) async fn start_echo(
         .add_service(AuthServer::new(echo.clone()));
     // Wait for the background fetch of the keys, so the first call does
     // not race it.
-    server
-        .validator()
-        .expect("validator")
-        .jwks()
-        .wait_fresh()
-        .await;
+    server.validator().expect("validator").wait_ready().await;
     (Running::spawn(server, grpc), echo)
 }

@@ -11,6 +11,7 @@ mod crash;
 mod gateway_e2e;
 mod observability;
 mod review_edge;
+mod revocation;
 mod routes;
 mod stack;
 mod support;

@@ -165,26 +165,40 @@ impl Stack {
     /// with the `meshctl` client, as `meshctl token` does), with every scope
     /// the user's roles allow.
     pub(crate) async fn token(&self, user: &str) -> String {
-        let creds = self.credentials();
-        let password = creds["users"][user].as_str().expect("demo user");
-        let secret = creds["clients"]["meshctl"]
-            .as_str()
-            .expect("meshctl client");
-        let form = serde_urlencoded::to_string([
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-        ])
-        .expect("form");
-        let basic = STANDARD.encode(format!("meshctl:{secret}"));
-        let head = format!(
-            "POST /oauth2/token HTTP/1.1\r\nAuthorization: Basic {basic}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        );
-        let reply = self.rest(&head, &form).await;
-        assert_eq!(reply.status, 200, "token for {user}: {}", reply.body);
-        reply.json()["access_token"]
+        self.login(user, &[]).await["access_token"]
             .as_str()
             .expect("access_token")
             .to_owned()
+    }
+
+    /// A password-grant login of `user` with `extra` parameters: the whole
+    /// token response (access and refresh token).
+    pub(crate) async fn login(&self, user: &str, extra: &[(&str, &str)]) -> Value {
+        let creds = self.credentials();
+        let password = creds["users"][user].as_str().expect("demo user");
+        let mut params = vec![
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+        ];
+        params.extend_from_slice(extra);
+        let reply = self.oauth("/oauth2/token", &params).await;
+        assert_eq!(reply.status, 200, "token for {user}: {}", reply.body);
+        reply.json()
+    }
+
+    /// POSTs form `params` to an OAuth2 endpoint of auth through the
+    /// gateway, as the `meshctl` client (basic authentication).
+    pub(crate) async fn oauth(&self, path: &str, params: &[(&str, &str)]) -> HttpReply {
+        let secret = self.credentials()["clients"]["meshctl"]
+            .as_str()
+            .expect("meshctl client")
+            .to_owned();
+        let form = serde_urlencoded::to_string(params).expect("form");
+        let basic = STANDARD.encode(format!("meshctl:{secret}"));
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nAuthorization: Basic {basic}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        );
+        self.rest(&head, &form).await
     }
 }
