@@ -99,11 +99,6 @@ impl Upstream {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
         self.channels[i].clone()
     }
-
-    /// The upstream workload's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 /// Dials one upstream over mutual TLS and checks who answered.

@@ -1,4 +1,4 @@
-//! The Prometheus metrics every workload exports, named as in DESIGN.md.
+//! The Prometheus metrics every workload exports, named as in docs/architecture.md.
 //!
 //! One [`Registry`] per process, no global state: [`Metrics::new`] creates
 //! the families, a service may register its own in the same registry while

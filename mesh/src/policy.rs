@@ -130,11 +130,6 @@ impl Policy {
         })
     }
 
-    /// Every RPC path the table names explicitly.
-    pub fn methods(&self) -> impl Iterator<Item = &str> {
-        self.methods.keys().map(String::as_str)
-    }
-
     /// Whether any RPC needs a subject token (and so a JWT validator).
     pub fn needs_tokens(&self) -> bool {
         self.methods

@@ -415,11 +415,6 @@ impl Grpc {
         self.names.push(S::NAME);
         self
     }
-
-    /// The routes alone, for tests that serve them without the kit.
-    pub fn into_routes(self) -> Routes {
-        self.routes.routes()
-    }
 }
 
 /// Why a workload could not start. Each message names the flag or file.

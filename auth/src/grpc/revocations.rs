@@ -1,6 +1,6 @@
 //! `auth.v1.Revocations`: the revocation feed every workload follows, so
 //! that a revoked token stops working everywhere within seconds without
-//! a call to auth per request (DESIGN.md, "Revocation is pushed").
+//! a call to auth per request (docs/architecture.md, revocation).
 //!
 //! A page holds at most [`PAGE`] rows; a follower asks again at once while
 //! `more` is set. Rows come from the store in version order; expired rows

@@ -3,8 +3,10 @@
 //! over real HTTPS (and gRPC over mutual TLS), with a manual clock for
 //! everything time-dependent.
 //!
-//! Run with `cargo test -p auth`. Cases 17-23 of SECURITY-CASES.md are in
-//! `security.rs`, named `case_NN_...`.
+//! Run with `cargo test -p auth`. Tests of docs/security-cases.md are named
+//! `case_NN_...`: cases 17-23 and 44 in `security.rs`, 45 and 46 in
+//! `throttle.rs`, 48 in `exchange.rs`, 49 in `revocation.rs`, 51 in
+//! `startup.rs` and `keys.rs`.
 
 mod client_credentials;
 mod demo;

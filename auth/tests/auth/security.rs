@@ -1,4 +1,4 @@
-//! Cases 17-23 and 44 of SECURITY-CASES.md, one test each, against the real
+//! Cases 17-23 and 44 of docs/security-cases.md, one test each, against the real
 //! server. Each also checks the matching `mesh_*` counter.
 
 use std::time::Duration;

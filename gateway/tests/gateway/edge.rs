@@ -1,5 +1,5 @@
 //! Security cases at the edge: 14, 15, 33, 35, 36 and 38 of
-//! SECURITY-CASES.md. Each refusal is counted and never reaches the service.
+//! docs/security-cases.md. Each refusal is counted and never reaches the service.
 
 use std::time::Duration;
 

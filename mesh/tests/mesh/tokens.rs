@@ -1,4 +1,4 @@
-//! Cases 1-16 of SECURITY-CASES.md against a real server over mutual TLS:
+//! Cases 1-16 of docs/security-cases.md against a real server over mutual TLS:
 //! each bad token gets the exact status, is counted with its reason, and
 //! never reaches the handler.
 

@@ -14,7 +14,7 @@ use tonic::{Code, transport::Channel};
 
 use crate::stack::Stack;
 
-/// DESIGN.md: every workload honours a revocation within this.
+/// docs/architecture.md: every workload honours a revocation within this.
 const PROMISE: Duration = Duration::from_secs(5);
 
 /// A login whose token is for the gateway and for `accounts` itself.

@@ -5,7 +5,7 @@
 //! Polling rather than a stream: a poll is one indexed read at auth, needs
 //! no reconnection logic, and a missed answer is simply asked again. With
 //! the default 1 s interval a revocation reaches every workload well
-//! within the 5 s DESIGN.md promises.
+//! within the 5 s docs/architecture.md promises.
 
 use std::{sync::Arc, time::Duration};
 

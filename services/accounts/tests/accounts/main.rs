@@ -1,6 +1,6 @@
 //! Integration tests of the accounts workload: a real server on
 //! 127.0.0.1:0 over mutual TLS, a key server standing in for `auth`, and
-//! tokens minted per test. Each module covers cases of SECURITY-CASES.md.
+//! tokens minted per test. Each module covers cases of docs/security-cases.md.
 
 mod access;
 mod concurrency;

@@ -1,7 +1,7 @@
 //! Integration tests of the orders workload: real accounts, payments and
 //! orders servers on 127.0.0.1:0 over mutual TLS, a key server standing in
 //! for `auth`, and tokens minted per test. Each module covers cases of
-//! SECURITY-CASES.md; `resume` restarts servers mid-saga.
+//! docs/security-cases.md; `resume` restarts servers mid-saga.
 
 mod access;
 mod concurrency;
