@@ -23,17 +23,22 @@ pub(crate) struct Setup {
 
 /// Starts the key server and an accounts server on a fresh database.
 pub(crate) async fn start() -> Setup {
+    start_with(|_| {}).await
+}
+
+/// [`start`], with the server's flags edited by `edit`.
+pub(crate) async fn start_with(edit: impl FnOnce(&mut mesh::ServerArgs)) -> Setup {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
     let data = tempfile::tempdir().expect("temp dir");
     let domain = accounts::AccountsArgs {
         data_dir: data.path().join("accounts"),
     };
-    let accounts = spawn_service(
-        mesh::ACCOUNTS,
-        pki.service_args("accounts", &auth),
-        async |server| accounts::service(server, domain).await,
-    )
+    let mut args = pki.service_args("accounts", &auth);
+    edit(&mut args);
+    let accounts = spawn_service(mesh::ACCOUNTS, args, async |server| {
+        accounts::service(server, domain).await
+    })
     .await;
     Setup {
         pki,

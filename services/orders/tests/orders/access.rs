@@ -168,7 +168,7 @@ async fn the_policy_table_asks_for_order_scopes() {
         .await
         .expect_err("orders:read is needed");
     assert_eq!(denied.code(), Code::PermissionDenied);
-    // Only the gateway and loadgen may call orders at all.
+    // Only the gateway (and load-test peers, when switched on) may call orders.
     let token = setup.token("alice", &["USER"]);
     let denied = create(
         &mut setup.orders_as("payments", &token),
