@@ -72,6 +72,13 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub jwt: JwtArgs,
 
+    /// Load testing: workloads (for example `loadgen`) that may call every
+    /// public RPC directly, as the gateway does, bypassing the edge's limits.
+    /// Repeat the flag or separate names with commas; none by default.
+    #[arg(long = "load-test-peer", env = "MESH_LOAD_TEST_PEERS", value_name = "NAME",
+          value_delimiter = ',', value_parser = parse_workload_name)]
+    pub load_test_peers: Vec<String>,
+
     /// Log line format.
     #[arg(long, env = "MESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -288,6 +295,21 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line.
     Json,
+}
+
+/// Parses a workload name (the last segment of a SPIFFE ID), such as `loadgen`.
+pub fn parse_workload_name(s: &str) -> Result<String, String> {
+    let valid = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b));
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "'{s}' is not a workload name: 1 to 64 lowercase letters, digits, '-' or '_'"
+        ))
+    }
 }
 
 /// Parses `250ms`, `10s`, `5m`, `1h` (and combinations) into a duration.

@@ -143,6 +143,7 @@ impl TestPki {
             },
             limits: Limits::default(),
             jwt: JwtArgs::default(),
+            load_test_peers: Vec::new(),
             log_format: LogFormat::Text,
         }
     }
