@@ -88,6 +88,7 @@ async fn a_restarted_orders_finishes_what_the_user_started_and_declines_the_rest
             currency: started.currency.clone(),
             idempotency_key: orders::charge_key(&started.order_id),
             reference: started.order_id.clone(),
+            validate_only: false,
         })
         .await
         .expect("charge")
