@@ -9,3 +9,4 @@ mod internal;
 mod listing;
 mod load_test;
 mod money;
+mod upgrade;
