@@ -1,11 +1,12 @@
 //! Who may call which RPC of `accounts.v1.Accounts`.
 //!
 //! Public RPCs come through the gateway ([`Rule::public`]: load-test peers
-//! join only when load testing is switched on); `payments` may read an account to learn its owner before it
-//! charges. Money moves only for `payments`: `Debit` and `Credit` need its
-//! identity and a valid token (the user's, or the `orders` workload's when
-//! it finishes interrupted work), but no user scope. Whether the caller may
-//! see a given account is checked in the handlers.
+//! join only when load testing is switched on); `payments` may read an
+//! account to learn its owner before it charges. Money moves only for
+//! `payments`: `Debit` and `Credit` need its identity and a valid token
+//! (the user's, or a workload's own when it finishes interrupted work),
+//! but no user scope. Whether the caller may see a given account, and pay
+//! from it, is checked in the handlers.
 
 use mesh::{Policy, Role, Rule};
 use mesh_proto::accounts::v1::accounts_server::SERVICE_NAME;
