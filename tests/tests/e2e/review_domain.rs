@@ -10,15 +10,7 @@ use crate::stack::Stack;
 
 /// An open and funded account of `user`; returns its id.
 async fn funded_account(s: &Stack, user: &str, amount_minor: i64) -> String {
-    let token = s.token(user).await;
-    let opened = s
-        .call("POST", "/v1/accounts", &token, r#"{"currency":"EUR"}"#)
-        .await;
-    assert_eq!(opened.status, 200, "open account: {}", opened.body);
-    let id = opened.json()["accountId"]
-        .as_str()
-        .expect("accountId")
-        .to_owned();
+    let id = s.open_account(&s.token(user).await).await;
     let deposit = deposit(
         s,
         &s.token("maria").await,
