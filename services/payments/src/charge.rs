@@ -32,6 +32,9 @@ use crate::{
 /// same words whether the account is missing or someone else's.
 const NOT_AUTHORIZED: &str = "the account does not exist or may not be charged by this caller";
 
+/// The RPC, as the policy layer labels its denials.
+const CHARGE_PATH: &str = "/payments.v1.Payments/Charge";
+
 /// What `accounts` said about the account to charge.
 enum Authorization {
     /// The caller may charge it: it belongs to the caller's subject.
@@ -150,6 +153,7 @@ impl PaymentsService {
         };
         // Seeing an account (staff see all) is not paying from it.
         if account.owner != caller.subject() {
+            self.metrics.authz_denied(CHARGE_PATH, "not_owner");
             tracing::warn!(by = caller.subject(), account = %account.account_id, "declined a charge on an account the caller does not own");
             return Ok(Authorization::NotTheCallers);
         }

@@ -263,6 +263,11 @@ async fn case_47_staff_cannot_charge_a_customers_account() {
     assert_eq!(declined.status(), PaymentStatus::Declined);
     assert_eq!(declined.owner, "maria", "{declined:?} leaks the owner");
     assert_eq!(setup.balance(&account).await, 1_000);
+    let metrics = mesh::testing::http_get(setup.payments.admin_addr, "/metrics")
+        .await
+        .1;
+    let denied = mesh::testing::metric(&metrics, "mesh_authz_denied_total", "not_owner");
+    assert_eq!(denied, 2.0, "each attempt is counted");
 
     // The owner's check passes and records nothing; her charge is captured.
     let mut alice = setup.orders_for("alice");
