@@ -297,17 +297,17 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parses a workload name (the last segment of a SPIFFE ID), such as `loadgen`.
+/// Parses a workload name (the last segment of a SPIFFE ID), such as
+/// `loadgen`. Empty is accepted and means none (`MESH_LOAD_TEST_PEERS=`).
 pub fn parse_workload_name(s: &str) -> Result<String, String> {
-    let valid = !s.is_empty()
-        && s.len() <= 64
+    let valid = s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b));
     if valid {
         Ok(s.to_owned())
     } else {
         Err(format!(
-            "'{s}' is not a workload name: 1 to 64 lowercase letters, digits, '-' or '_'"
+            "'{s}' is not a workload name: up to 64 lowercase letters, digits, '-' or '_'"
         ))
     }
 }
@@ -319,4 +319,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("must be greater than zero".to_owned());
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn peers(args: &[&str]) -> Result<Vec<String>, clap::Error> {
+        let argv = std::iter::once("workload").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.server.load_test_peers)
+    }
+
+    #[test]
+    fn load_testing_is_off_unless_named_peers_switch_it_on() {
+        assert_eq!(peers(&[]).expect("parses"), Vec::<String>::new());
+        let on = peers(&["--load-test-peer", "loadgen", "--load-test-peer", "a,b"]);
+        assert_eq!(on.expect("parses"), ["loadgen", "a", "b"]);
+        let bad = peers(&["--load-test-peer", "spiffe://mesh.local/loadgen"]);
+        assert!(
+            bad.expect_err("not a name")
+                .to_string()
+                .contains("--load-test-peer")
+        );
+    }
 }

@@ -84,8 +84,11 @@ impl Server {
         let grpc_listener = bind("--listen", grpc_addr).await?;
         let admin_listener = bind("--admin-listen", admin_addr).await?;
         let (metrics, registry) = Metrics::new(workload.name);
-        if !args.load_test_peers.is_empty() {
-            tracing::warn!(peers = ?args.load_test_peers, "load testing is on: these workloads may call every public RPC directly");
+        let load_test_peers: Vec<String> = (args.load_test_peers.into_iter())
+            .filter(|name| !name.is_empty())
+            .collect();
+        if !load_test_peers.is_empty() {
+            tracing::warn!(peers = ?load_test_peers, "load testing is on: these workloads may call every public RPC directly");
         }
         Ok(Self {
             workload,
@@ -98,7 +101,7 @@ impl Server {
             registry,
             readiness: Readiness::default(),
             jwt: args.jwt,
-            load_test_peers: args.load_test_peers,
+            load_test_peers,
             validator: std::sync::OnceLock::new(),
         })
     }
