@@ -72,6 +72,13 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub jwt: JwtArgs,
 
+    /// Load testing: workloads (for example `loadgen`) that may call every
+    /// public RPC directly, as the gateway does, bypassing the edge's limits.
+    /// Repeat the flag or separate names with commas; none by default.
+    #[arg(long = "load-test-peer", env = "MESH_LOAD_TEST_PEERS", value_name = "NAME",
+          value_delimiter = ',', value_parser = parse_workload_name)]
+    pub load_test_peers: Vec<String>,
+
     /// Log line format.
     #[arg(long, env = "MESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -303,6 +310,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Parses a workload name (the last segment of a SPIFFE ID), such as
+/// `loadgen`. Empty is accepted and means none (`MESH_LOAD_TEST_PEERS=`).
+pub fn parse_workload_name(s: &str) -> Result<String, String> {
+    let valid = s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b));
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "'{s}' is not a workload name: up to 64 lowercase letters, digits, '-' or '_'"
+        ))
+    }
+}
+
 /// Parses `250ms`, `10s`, `5m`, `1h` (and combinations) into a duration.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 250ms, 10s, 5m)"))?;
@@ -310,4 +332,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("must be greater than zero".to_owned());
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn peers(args: &[&str]) -> Result<Vec<String>, clap::Error> {
+        let argv = std::iter::once("workload").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.server.load_test_peers)
+    }
+
+    #[test]
+    fn load_testing_is_off_unless_named_peers_switch_it_on() {
+        assert_eq!(peers(&[]).expect("parses"), Vec::<String>::new());
+        let on = peers(&["--load-test-peer", "loadgen", "--load-test-peer", "a,b"]);
+        assert_eq!(on.expect("parses"), ["loadgen", "a", "b"]);
+        let bad = peers(&["--load-test-peer", "spiffe://mesh.local/loadgen"]);
+        assert!(
+            bad.expect_err("not a name")
+                .to_string()
+                .contains("--load-test-peer")
+        );
+    }
 }

@@ -36,6 +36,9 @@ enum Peers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     peers: Peers,
+    /// A public RPC ([`Rule::public`]): load-test peers join it when load
+    /// testing is switched on ([`Policy::with_load_test_peers`]).
+    public: bool,
     token: bool,
     /// All of these must be granted.
     scopes: Vec<String>,
@@ -49,14 +52,32 @@ impl Rule {
         Self::with(Peers::Only(names.into_iter().map(str::to_owned).collect()))
     }
 
+    /// A public RPC: the edge (the gateway) only, plus the load-test peers
+    /// when load testing is switched on (`--load-test-peer`), never by default.
+    pub fn public() -> Self {
+        Self {
+            public: true,
+            ..Self::peers([crate::config::GATEWAY.name])
+        }
+    }
+
     /// Any workload of the mesh.
     pub fn any_workload() -> Self {
         Self::with(Peers::AnyWorkload)
     }
 
+    /// These workloads too, for example `Rule::public().and_peers(["orders"])`.
+    pub fn and_peers<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        if let Peers::Only(peers) = &mut self.peers {
+            peers.extend(names.into_iter().map(str::to_owned));
+        }
+        self
+    }
+
     fn with(peers: Peers) -> Self {
         Self {
             peers,
+            public: false,
             token: true,
             scopes: Vec::new(),
             roles: Vec::new(),
@@ -119,6 +140,19 @@ impl Policy {
     /// Allows every method of `service` under `rule`.
     pub fn service(mut self, service: &str, rule: Rule) -> Self {
         self.services.insert(service.to_owned(), rule);
+        self
+    }
+
+    /// Admits `peers` (load-test identities such as `loadgen`) wherever a
+    /// [`Rule::public`] admits the gateway. Servers call it with
+    /// `--load-test-peer`, which is empty unless load testing is switched on.
+    pub fn with_load_test_peers(mut self, peers: &[String]) -> Self {
+        let rules = self.methods.values_mut().chain(self.services.values_mut());
+        for rule in rules.filter(|rule| rule.public) {
+            if let Peers::Only(names) = &mut rule.peers {
+                names.extend(peers.iter().cloned());
+            }
+        }
         self
     }
 
@@ -270,6 +304,30 @@ mod tests {
         assert!(rule.allows(&peer("payments")));
         assert!(!rule.allows(&peer("gateway")));
         assert!(Rule::any_workload().allows(&peer("gateway")));
+    }
+
+    #[test]
+    fn load_test_peers_join_public_rules_only_when_switched_on() {
+        let table = || {
+            Policy::new().rpc("a.A", "Public", Rule::public()).rpc(
+                "a.A",
+                "Internal",
+                Rule::peers(["payments"]),
+            )
+        };
+        let allows = |policy: &Policy, rpc: &str, name: &str| {
+            policy
+                .rule(&format!("/a.A/{rpc}"))
+                .is_some_and(|rule| rule.allows(&peer(name)))
+        };
+        let default = table().with_load_test_peers(&[]);
+        assert!(allows(&default, "Public", "gateway"));
+        assert!(!allows(&default, "Public", "loadgen"));
+        let load_test = table().with_load_test_peers(&["loadgen".to_owned()]);
+        assert!(allows(&load_test, "Public", "loadgen"));
+        assert!(!allows(&load_test, "Internal", "loadgen"));
+        let wider = Rule::public().and_peers(["orders"]);
+        assert!(wider.allows(&peer("orders")) && wider.allows(&peer("gateway")));
     }
 
     #[test]

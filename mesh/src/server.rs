@@ -57,6 +57,9 @@ pub struct Server {
     registry: Registry,
     readiness: Readiness,
     jwt: JwtArgs,
+    /// `--load-test-peer`: admitted to every public RPC; empty unless load
+    /// testing was switched on explicitly.
+    load_test_peers: Vec<String>,
     /// Created on first use: only workloads that check tokens fetch keys.
     validator: std::sync::OnceLock<Result<TokenChecks, UpstreamError>>,
 }
@@ -87,6 +90,12 @@ impl Server {
         let grpc_listener = bind("--listen", grpc_addr).await?;
         let admin_listener = bind("--admin-listen", admin_addr).await?;
         let (metrics, registry) = Metrics::new(workload.name);
+        let load_test_peers: Vec<String> = (args.load_test_peers.into_iter())
+            .filter(|name| !name.is_empty())
+            .collect();
+        if !load_test_peers.is_empty() {
+            tracing::warn!(peers = ?load_test_peers, "load testing is on: these workloads may call every public RPC directly");
+        }
         Ok(Self {
             workload,
             tls,
@@ -98,6 +107,7 @@ impl Server {
             registry,
             readiness: Readiness::default(),
             jwt: args.jwt,
+            load_test_peers,
             validator: std::sync::OnceLock::new(),
         })
     }
@@ -223,12 +233,13 @@ impl Server {
         ))
     }
 
-    /// An empty set of gRPC services guarded by `policy`.
+    /// An empty set of gRPC services guarded by `policy`, whose public
+    /// rules also admit the `--load-test-peer` workloads, if any.
     pub fn grpc(&self, policy: Policy) -> Grpc {
         Grpc {
             routes: RoutesBuilder::default(),
             names: Vec::new(),
-            policy,
+            policy: policy.with_load_test_peers(&self.load_test_peers),
             max_message_bytes: self.limits.max_message_bytes as usize,
         }
     }
@@ -256,6 +267,7 @@ impl Server {
             registry,
             readiness,
             jwt: _,
+            load_test_peers: _,
             validator,
         } = self;
         let Grpc {

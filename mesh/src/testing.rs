@@ -143,9 +143,44 @@ impl TestPki {
             },
             limits: Limits::default(),
             jwt: JwtArgs::default(),
+            load_test_peers: Vec::new(),
             log_format: LogFormat::Text,
         }
     }
+}
+
+/// The SQLite database `file` in `dir` as an earlier release left it:
+/// `migrator` applied up to `version` only, then `rows` (SQL) run. The
+/// workload that opens it next applies the newer migrations to that data.
+pub async fn sqlite_at_version(
+    dir: &Path,
+    file: &str,
+    migrator: &sqlx::migrate::Migrator,
+    version: i64,
+    rows: &'static str,
+) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .expect("data directory");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join(file))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("open the database");
+    migrator
+        .run_to(version, &pool)
+        .await
+        .expect("the older migrations");
+    sqlx::raw_sql(rows)
+        .execute(&pool)
+        .await
+        .expect("the older rows");
+    pool.close().await;
 }
 
 /// A server serving in a background task.

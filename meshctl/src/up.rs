@@ -70,7 +70,16 @@ pub(crate) struct UpArgs {
     /// binaries [default: the directory meshctl is in].
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+
+    /// Switch load testing on: the `loadgen` workload may call every public
+    /// RPC of accounts, payments and orders directly, around the gateway's
+    /// limits (`meshctl load --scenario direct` needs it). Off by default.
+    #[arg(long)]
+    load_test: bool,
 }
+
+/// The workload `meshctl load` presents on direct calls.
+const LOAD_TEST_PEER: &str = "loadgen";
 
 pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
     let mut signals = Signals::install()?;
@@ -97,7 +106,11 @@ pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
         logs: &logs,
         ports: Ports::new(args.ephemeral_ports),
         trust_domain: pki.trust_domain().to_string(),
+        load_test: args.load_test,
     };
+    if args.load_test {
+        println!("load testing is on: {LOAD_TEST_PEER} may call the services directly");
+    }
 
     // A signal is handled from here on, so that even one that arrives
     // while the workloads start stops those already running.
@@ -177,6 +190,8 @@ struct Plan<'a> {
     logs: &'a Path,
     ports: Ports,
     trust_domain: String,
+    /// `--load-test`: the services admit [`LOAD_TEST_PEER`] to their public RPCs.
+    load_test: bool,
 }
 
 /// The log filter of the workloads: the user's `RUST_LOG`, if any, but
@@ -203,6 +218,14 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
             ("MESH_ADMIN_LISTEN", ports.at(w.admin_port)),
             ("RUST_LOG", log_filter()),
         ]
+    };
+    // Only the services have public RPCs a load test calls directly.
+    let service = |w: mesh::config::Workload| {
+        let mut env = common(w);
+        if plan.load_test {
+            env.push(("MESH_LOAD_TEST_PEERS", LOAD_TEST_PEER.to_owned()));
+        }
+        env
     };
     // Each workload joins `stack` as soon as it runs, before it is ready,
     // so whatever happens next it is stopped with the others.
@@ -234,7 +257,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
     let auth_grpc = auth.grpc.to_string();
     let auth_https = auth.https.context("auth's HTTPS address")?.to_string();
 
-    let mut env = common(ACCOUNTS);
+    let mut env = service(ACCOUNTS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("ACCOUNTS_DATA_DIR", dir("accounts")));
     let accounts = launch(stack, "accounts", bin_dir, env, logs, false)
@@ -242,7 +265,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
         .grpc
         .to_string();
 
-    let mut env = common(PAYMENTS);
+    let mut env = service(PAYMENTS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("PAYMENTS_DATA_DIR", dir("payments")));
     env.push(("ACCOUNTS_ADDR", accounts.clone()));
@@ -251,7 +274,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
         .grpc
         .to_string();
 
-    let mut env = common(ORDERS);
+    let mut env = service(ORDERS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("ORDERS_DATA_DIR", dir("orders")));
     env.push(("ACCOUNTS_ADDR", accounts.clone()));

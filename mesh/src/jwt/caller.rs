@@ -7,7 +7,10 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use super::Claims;
-use crate::identity::PeerId;
+use crate::{
+    config::GATEWAY,
+    identity::{PeerId, SpiffeId},
+};
 
 /// The authenticated caller of a request: the peer workload (mutual TLS)
 /// and the subject's verified token. Put into request extensions by
@@ -77,6 +80,30 @@ impl Caller {
         self.claims.may_access(owner)
     }
 
+    /// The principal that owns this caller's retries, which idempotency
+    /// keys are scoped to: the token's subject when the request came
+    /// through the edge (the gateway), else the calling workload's SPIFFE
+    /// ID, so a workload retrying its own step (with a user's token or its
+    /// own) meets its earlier attempt and never another caller's key.
+    pub fn idempotency_scope(&self) -> &str {
+        if self.peer.workload() == GATEWAY.name {
+            &self.claims.sub
+        } else {
+            self.peer.spiffe_id().as_str()
+        }
+    }
+
+    /// The workload whose own token this is (its `sub` is the SPIFFE ID of
+    /// a workload of this trust domain), or `None` for a user or client.
+    pub fn subject_workload(&self) -> Option<&str> {
+        let id: SpiffeId = self.claims.sub.parse().ok()?;
+        if id.trust_domain() != self.peer.spiffe_id().trust_domain() {
+            return None;
+        }
+        let sub = self.claims.sub.as_str();
+        Some(&sub[sub.len() - id.workload().len()..])
+    }
+
     pub(crate) fn token(&self) -> &str {
         &self.token
     }
@@ -118,6 +145,35 @@ pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn caller(peer: &str, sub: &str) -> Caller {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "sub": sub, "aud": "x", "client_id": "c", "iat": 1, "exp": 2, "jti": "j"
+        }))
+        .expect("claims");
+        let peer: SpiffeId = format!("spiffe://mesh.local/{peer}")
+            .parse()
+            .expect("SPIFFE ID");
+        Caller::new(peer.into(), Arc::new(claims), "token".into(), None)
+    }
+
+    #[test]
+    fn retries_belong_to_the_subject_at_the_edge_and_to_the_workload_inside() {
+        assert_eq!(caller("gateway", "alice").idempotency_scope(), "alice");
+        assert_eq!(
+            caller("orders", "alice").idempotency_scope(),
+            "spiffe://mesh.local/orders"
+        );
+    }
+
+    #[test]
+    fn a_workload_token_names_its_workload() {
+        let own = caller("payments", "spiffe://mesh.local/orders");
+        assert_eq!(own.subject_workload(), Some("orders"));
+        assert_eq!(caller("payments", "alice").subject_workload(), None);
+        let foreign = caller("payments", "spiffe://elsewhere/orders");
+        assert_eq!(foreign.subject_workload(), None);
+    }
 
     #[test]
     fn grpc_timeouts_parse() {

@@ -22,7 +22,8 @@ pub(crate) enum Scenario {
     OrderGrpc,
     /// POST /v1/orders (REST/JSON) through the gateway.
     OrderRest,
-    /// GetAccount straight to a service (--target) over mutual TLS as `loadgen`.
+    /// GetAccount straight to a service (--target) over mutual TLS as
+    /// `loadgen`; the stack must run with load testing on (`meshctl up --load-test`).
     Direct,
     /// Forged, expired and over-quota calls through the gateway.
     Abuse,

@@ -1,6 +1,7 @@
 //! `meshctl load` against a real accounts server started in the test: the
 //! kit's own server (mutual TLS, token validation against a test key
-//! server, a policy table that admits `loadgen`) with a handler that
+//! server, a public rule with load testing switched on for `loadgen`,
+//! as `meshctl up --load-test` runs the services) with a handler that
 //! answers after a fixed delay, and can hold every request that arrives
 //! during a window after the first one. Assertions use request counts and
 //! lower bounds on latency, never how fast this machine happens to be.
@@ -97,13 +98,15 @@ impl Fixture {
     async fn start(slow: Slow) -> Self {
         let pki = TestPki::new();
         let auth = start_key_server(&pki).await;
-        let args = pki.service_args("accounts", &auth.0);
+        let mut args = pki.service_args("accounts", &auth.0);
+        // Load testing is off unless switched on (case 52).
+        args.load_test_peers = vec!["loadgen".to_owned()];
         let slow = Arc::new(slow);
         let server = spawn_service(mesh::ACCOUNTS, args, async |server| {
             let policy = Policy::new().rpc(
                 "accounts.v1.Accounts",
                 "GetAccount",
-                Rule::peers(["loadgen"]).scopes(["accounts:read"]),
+                Rule::public().scopes(["accounts:read"]),
             );
             Ok::<_, std::convert::Infallible>(
                 server

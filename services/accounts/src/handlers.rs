@@ -38,17 +38,27 @@ impl AccountsService {
             .ok_or(Error::NotFound)
     }
 
-    /// Checks and applies a deposit, debit or credit.
+    /// Checks and applies a deposit, debit or credit for `caller`, its
+    /// key in the caller's scope.
     async fn apply(
         &self,
+        caller: &Caller,
         kind: Kind,
         account_id: &str,
         amount_minor: i64,
         currency: &str,
         reference: &str,
     ) -> Result<EntryRow, Error> {
+        // A debit pays only from the token subject's own account (case 47:
+        // staff see every account but pay from none). A workload's own
+        // token (payments or orders finishing a charge recorded with the
+        // owner's authority) owns nothing and is let through, as before.
+        let payer =
+            (kind == Kind::Debit && caller.subject_workload().is_none()).then(|| caller.subject());
         let request = MoneyRequest {
             kind,
+            scope: caller.idempotency_scope(),
+            payer,
             reference: input::key(kind.reference_field(), reference)?,
             account_id: input::id("account_id", account_id)?,
             amount_minor: input::amount(amount_minor)?,
@@ -116,6 +126,7 @@ impl Accounts for AccountsService {
         let m = request.get_ref();
         let entry = self
             .apply(
+                caller,
                 Kind::Deposit,
                 &m.account_id,
                 m.amount_minor,
@@ -162,13 +173,15 @@ impl Accounts for AccountsService {
     }
 
     /// Only `payments` gets here, with a valid token: it checked, with the
-    /// user's token, that the account may be charged before it recorded the
-    /// payment, so no object-level check is repeated (a resumed charge
-    /// carries the `orders` workload's own token, which owns nothing).
+    /// user's token, that the account is the user's before it recorded the
+    /// payment, and the debit checks it again (defence in depth), unless
+    /// the token is a workload's own (a resumed charge), which owns nothing.
     async fn debit(&self, request: Request<DebitRequest>) -> Result<Response<LedgerEntry>, Status> {
+        let caller = Caller::of(&request)?;
         let m = request.get_ref();
         let entry = self
             .apply(
+                caller,
                 Kind::Debit,
                 &m.account_id,
                 m.amount_minor,
@@ -184,9 +197,11 @@ impl Accounts for AccountsService {
         &self,
         request: Request<CreditRequest>,
     ) -> Result<Response<LedgerEntry>, Status> {
+        let caller = Caller::of(&request)?;
         let m = request.get_ref();
         let entry = self
             .apply(
+                caller,
                 Kind::Credit,
                 &m.account_id,
                 m.amount_minor,

@@ -1,18 +1,19 @@
 //! Who may call which RPC of `accounts.v1.Accounts`.
 //!
-//! Public RPCs come through the gateway (or `loadgen` for direct load
-//! tests); `payments` may read an account to learn its owner before it
-//! charges. Money moves only for `payments`: `Debit` and `Credit` need its
-//! identity and a valid token (the user's, or the `orders` workload's when
-//! it finishes interrupted work), but no user scope. Whether the caller may
-//! see a given account is checked in the handlers.
+//! Public RPCs come through the gateway ([`Rule::public`]: load-test peers
+//! join only when load testing is switched on); `payments` may read an
+//! account to learn its owner before it charges. Money moves only for
+//! `payments`: `Debit` and `Credit` need its identity and a valid token
+//! (the user's, or a workload's own when it finishes interrupted work),
+//! but no user scope. Whether the caller may see a given account, and pay
+//! from it, is checked in the handlers.
 
 use mesh::{Policy, Role, Rule};
 use mesh_proto::accounts::v1::accounts_server::SERVICE_NAME;
 
 /// The policy table of the accounts workload.
 pub fn policy() -> Policy {
-    let public = || Rule::peers(["gateway", "loadgen"]);
+    let public = Rule::public;
     let staff = [Role::Manager, Role::Admin];
     Policy::new()
         .rpc(
@@ -23,7 +24,7 @@ pub fn policy() -> Policy {
         .rpc(
             SERVICE_NAME,
             "GetAccount",
-            Rule::peers(["gateway", "loadgen", "payments"]).scopes(["accounts:read"]),
+            public().and_peers(["payments"]).scopes(["accounts:read"]),
         )
         .rpc(
             SERVICE_NAME,

@@ -16,6 +16,10 @@ pub enum Error {
     /// No such order, or one the caller may not see (never told apart).
     #[error("order not found")]
     NotFound,
+    /// The account to pay from is missing or not the caller's (never told
+    /// apart, so nobody learns whether someone else's account exists).
+    #[error("account not found: an order is paid from one of its owner's own accounts")]
+    AccountNotFound,
     /// The idempotency key came with another request before.
     #[error("{0} was already used for a different request")]
     KeyReused(&'static str),
@@ -89,7 +93,7 @@ impl From<Error> for Status {
         let message = error.to_string();
         match error {
             Error::Invalid(_) => Status::invalid_argument(message),
-            Error::NotFound => Status::not_found(message),
+            Error::NotFound | Error::AccountNotFound => Status::not_found(message),
             Error::KeyReused(_) => Status::already_exists(message),
             Error::InProgress(_) => Status::aborted(message),
             Error::Refused(_) => Status::failed_precondition(message),

@@ -1,7 +1,8 @@
 //! The gRPC handlers of `orders.v1.Orders`. The policy layer has already
 //! checked the peer, the token and its scopes; each handler checks its
 //! input and the object-level rule (a USER sees and cancels only their own
-//! orders, MANAGER and ADMIN all of them), then runs the saga.
+//! orders, MANAGER and ADMIN all of them; everyone pays only from their own
+//! accounts), then runs the saga.
 
 use std::collections::HashMap;
 
@@ -76,6 +77,8 @@ impl OrdersService {
                     .in_flight
                     .claim(id.clone())
                     .ok_or(Error::InProgress("the payment of this order"))?;
+                // Nothing is written for an account the subject does not own.
+                self.may_pay(caller, &id, &new).await?;
                 self.store.insert(&id, &new).await?;
                 tracing::info!(order = %id, owner = new.owner, amount = new.amount_minor, "placed an order");
                 (id, claim)

@@ -1,13 +1,14 @@
 //! Who may call which RPC of `orders.v1.Orders`: all of them are public,
-//! through the gateway (or `loadgen` for direct load tests). Whether the
-//! caller may see or cancel a given order is checked in the handlers.
+//! through the gateway ([`Rule::public`]: load-test peers join only when
+//! load testing is switched on). Whether the caller may see or cancel a
+//! given order is checked in the handlers.
 
 use mesh::{Policy, Rule};
 use mesh_proto::orders::v1::orders_server::SERVICE_NAME;
 
 /// The policy table of the orders workload.
 pub fn policy() -> Policy {
-    let public = || Rule::peers(["gateway", "loadgen"]);
+    let public = Rule::public;
     Policy::new()
         .rpc(
             SERVICE_NAME,

@@ -1,6 +1,11 @@
 //! The payment saga of one order: the remote steps, each taken from the
 //! state written before it and recorded after it.
 //!
+//! - Before anything is written: may the subject pay from that account?
+//!   Only its owner may (case 47); payments answers with `validate_only`.
+//!   Without a definite answer (payments down) the order is written all
+//!   the same: its charge makes the same check before any money moves,
+//!   and declines it.
 //! - PENDING: charge under [`charge_key`], one charge per order whoever
 //!   asks (the user's request, a retry, or the resumer after a crash);
 //!   then PAID, or DECLINED with the reason.
@@ -24,7 +29,7 @@ use tonic::{Code, Status};
 use crate::{
     Error,
     handlers::OrdersService,
-    store::{OrderRow, State},
+    store::{NewOrder, OrderRow, State},
 };
 
 /// How long a call may take when the caller set no deadline (the resumer).
@@ -58,6 +63,39 @@ fn request<T>(caller: &Caller, message: T) -> tonic::Request<T> {
 }
 
 impl OrdersService {
+    /// Whether `caller` may pay order `id` of `new` from its account (only
+    /// its owner may), asked of payments before the order is written. Only
+    /// a definite no refuses; see the module documentation.
+    pub(crate) async fn may_pay(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new: &NewOrder<'_>,
+    ) -> Result<(), Error> {
+        let check = request(
+            caller,
+            ChargeRequest {
+                account_id: new.account_id.to_owned(),
+                amount_minor: new.amount_minor,
+                currency: new.currency.to_owned(),
+                idempotency_key: charge_key(id),
+                reference: id.to_owned(),
+                validate_only: true,
+            },
+        );
+        match PaymentsClient::new(self.payments.channel())
+            .charge(check)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(status) if status.code() == Code::NotFound => Err(Error::AccountNotFound),
+            Err(status) => {
+                tracing::warn!(order = id, code = ?status.code(), message = status.message(), "payments did not check the account; the charge will");
+                Ok(())
+            }
+        }
+    }
+
     /// Takes claimed order `id` as far as it goes as `caller`: charges a
     /// PENDING order, refunds a CANCELLING one, returns any other as it is.
     pub(crate) async fn advance(
@@ -110,6 +148,7 @@ impl OrdersService {
                 currency: order.currency.clone(),
                 idempotency_key: charge_key(&order.id),
                 reference: order.id.clone(),
+                validate_only: false,
             },
         );
         let reply = PaymentsClient::new(self.payments.channel())

@@ -4,12 +4,13 @@
 //! one:
 //!
 //! 1. A new key: ask `accounts` for the account **with the caller's
-//!    token**. Only a caller who may see the account (its owner, or staff)
-//!    learns its owner; anyone else gets a DECLINED payment. This is the
-//!    object-level check of charging, and it happens before anything is
-//!    recorded, so a recorded charge was always authorized by a user. A
-//!    workload's own token owns no account: it can finish charges, never
-//!    start one.
+//!    token**, and charge it only if the token's subject owns it (case 47:
+//!    staff see every account but pay from none of them); anyone else gets
+//!    a DECLINED payment. This is the object-level check of charging, and
+//!    it happens before anything is recorded, so a recorded charge was
+//!    always authorized by the account's owner. A workload's own token owns
+//!    no account: it can finish charges, never start one. With
+//!    `validate_only` the charge stops here, recording nothing.
 //! 2. Record the payment PENDING, with the account's owner.
 //! 3. Debit the account, idempotent per payment id.
 //! 4. Settle CAPTURED, or DECLINED with the account's reason.
@@ -17,13 +18,13 @@
 use mesh::{Caller, input};
 use mesh_proto::{
     accounts::v1::{DebitRequest, GetAccountRequest, accounts_client::AccountsClient},
-    payments::v1::{ChargeRequest, Payment},
+    payments::v1::{ChargeRequest, Payment, PaymentStatus},
 };
 use tonic::Code;
 
 use crate::{
     Error,
-    handlers::PaymentsService,
+    handlers::{PaymentsService, in_flight_key},
     store::{NewCharge, PaymentRow, State},
 };
 
@@ -31,10 +32,15 @@ use crate::{
 /// same words whether the account is missing or someone else's.
 const NOT_AUTHORIZED: &str = "the account does not exist or may not be charged by this caller";
 
+/// The RPC, as the policy layer labels its denials.
+const CHARGE_PATH: &str = "/payments.v1.Payments/Charge";
+
 /// What `accounts` said about the account to charge.
 enum Authorization {
-    /// The caller may charge it; it belongs to this subject.
+    /// The caller may charge it: it belongs to the caller's subject.
     Owner(String),
+    /// Missing, or not the caller's: refused before any money moves.
+    NotTheCallers,
     /// The charge is declined before any money moves.
     Declined { owner: String, reason: String },
 }
@@ -53,12 +59,16 @@ impl PaymentsService {
             currency: input::currency(&request.currency)?,
             reference: input::text("reference", &request.reference)?,
         };
+        if request.validate_only {
+            return self.validate(caller, &charge).await;
+        }
+        let scope = caller.idempotency_scope();
         let _claim = self
             .in_flight
-            .claim(format!("charge:{}", charge.key))
+            .claim(in_flight_key("charge", scope, charge.key))
             .ok_or(Error::InProgress("a charge with this idempotency key"))?;
 
-        let payment = match self.store.charge_by_key(charge.key).await? {
+        let payment = match self.store.charge_by_key(scope, charge.key).await? {
             Some(payment) if !payment.is_for(&charge) => {
                 return Err(Error::KeyReused("idempotency_key"));
             }
@@ -66,12 +76,18 @@ impl PaymentsService {
             None => match self.authorize(caller, &charge).await? {
                 Authorization::Owner(owner) => {
                     self.store
-                        .insert_charge(&charge, &owner, State::Pending, "")
+                        .insert_charge(scope, &charge, &owner, State::Pending, "")
+                        .await?
+                }
+                Authorization::NotTheCallers => {
+                    let owner = caller.subject();
+                    self.store
+                        .insert_charge(scope, &charge, owner, State::Declined, NOT_AUTHORIZED)
                         .await?
                 }
                 Authorization::Declined { owner, reason } => {
                     self.store
-                        .insert_charge(&charge, &owner, State::Declined, &reason)
+                        .insert_charge(scope, &charge, &owner, State::Declined, &reason)
                         .await?
                 }
             },
@@ -88,6 +104,26 @@ impl PaymentsService {
             "settled a charge"
         );
         Ok(settled.into_proto())
+    }
+
+    /// Step 1 alone (`validate_only`): the payment as it would start,
+    /// recording nothing; NOT_FOUND if the account is not the caller's.
+    async fn validate(&self, caller: &Caller, charge: &NewCharge<'_>) -> Result<Payment, Error> {
+        let (owner, status, decline_reason) = match self.authorize(caller, charge).await? {
+            Authorization::Owner(owner) => (owner, PaymentStatus::Unspecified, String::new()),
+            Authorization::NotTheCallers => return Err(Error::NotChargeable(NOT_AUTHORIZED)),
+            Authorization::Declined { owner, reason } => (owner, PaymentStatus::Declined, reason),
+        };
+        Ok(Payment {
+            account_id: charge.account_id.to_owned(),
+            owner,
+            amount_minor: charge.amount_minor,
+            currency: charge.currency.to_owned(),
+            status: status.into(),
+            decline_reason,
+            reference: charge.reference.to_owned(),
+            ..Payment::default()
+        })
     }
 
     /// Step 1: may `caller` charge the account, and whose is it?
@@ -111,13 +147,16 @@ impl PaymentsService {
                 ) =>
             {
                 tracing::info!(by = caller.subject(), code = ?status.code(), "declined a charge the caller may not make");
-                return Ok(Authorization::Declined {
-                    owner: caller.subject().to_owned(),
-                    reason: NOT_AUTHORIZED.to_owned(),
-                });
+                return Ok(Authorization::NotTheCallers);
             }
             Err(status) => return Err(Error::accounts("GetAccount", status)),
         };
+        // Seeing an account (staff see all) is not paying from it.
+        if account.owner != caller.subject() {
+            self.metrics.authz_denied(CHARGE_PATH, "not_owner");
+            tracing::warn!(by = caller.subject(), account = %account.account_id, "declined a charge on an account the caller does not own");
+            return Ok(Authorization::NotTheCallers);
+        }
         if account.currency != charge.currency {
             return Ok(Authorization::Declined {
                 owner: account.owner,

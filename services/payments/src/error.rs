@@ -16,6 +16,10 @@ pub enum Error {
     /// No such payment, or one the caller may not see (never told apart).
     #[error("payment not found")]
     NotFound,
+    /// An account to charge that is missing or not the caller's (never
+    /// told apart), asked with `validate_only`.
+    #[error("{0}")]
+    NotChargeable(&'static str),
     /// A valid caller asking for something its role does not allow.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -92,7 +96,7 @@ impl From<Error> for Status {
         let message = error.to_string();
         match error {
             Error::Invalid(_) => Status::invalid_argument(message),
-            Error::NotFound => Status::not_found(message),
+            Error::NotFound | Error::NotChargeable(_) => Status::not_found(message),
             Error::Forbidden(_) => Status::permission_denied(message),
             Error::KeyReused(_) => Status::already_exists(message),
             Error::InProgress(_) => Status::aborted(message),

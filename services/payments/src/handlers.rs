@@ -21,7 +21,7 @@ pub(crate) struct PaymentsService {
     pub(crate) accounts: Upstream,
     /// For denials decided here rather than in the policy table.
     pub(crate) metrics: Metrics,
-    /// Charges and refunds running now, by idempotency key.
+    /// Charges and refunds running now, by [`in_flight_key`].
     pub(crate) in_flight: InFlight,
 }
 
@@ -39,6 +39,12 @@ impl PaymentsService {
     fn may_see(caller: &Caller, payment: &PaymentRow) -> bool {
         caller.peer().workload() == ORDERS || caller.may_access(&payment.owner)
     }
+}
+
+/// What a running charge or refund is claimed by: its kind (`charge` or
+/// `refund`), and its idempotency key within its caller's scope.
+pub(crate) fn in_flight_key(kind: &str, scope: &str, key: &str) -> String {
+    format!("{kind}\0{scope}\0{key}")
 }
 
 #[tonic::async_trait]

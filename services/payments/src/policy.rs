@@ -18,7 +18,8 @@ pub(crate) const ORDERS: &str = "orders";
 
 /// The policy table of the payments workload.
 pub fn policy() -> Policy {
-    let public = || Rule::peers(["gateway", "loadgen", ORDERS]);
+    // Through the gateway (load-test peers only when switched on), or orders.
+    let public = || Rule::public().and_peers([ORDERS]);
     Policy::new()
         .rpc(SERVICE_NAME, "Charge", Rule::peers([ORDERS]))
         .rpc(SERVICE_NAME, "Refund", public())

@@ -2,6 +2,8 @@
 //! the payment's one refund slot) before the account is credited, so a
 //! request with the same key after a timeout or a crash finishes it
 //! instead of crediting twice. The credit is idempotent per refund id.
+//! Keys are the caller's own: staff cannot take the `cancel-<order>` key
+//! orders will use, nor replay another caller's refund.
 
 use mesh::{Caller, input};
 use mesh_proto::{
@@ -12,7 +14,7 @@ use tonic::Code;
 
 use crate::{
     Error,
-    handlers::PaymentsService,
+    handlers::{PaymentsService, in_flight_key},
     policy::{ORDERS, REFUND_SCOPE},
     store::{RefundRow, RefundState},
 };
@@ -31,19 +33,20 @@ impl PaymentsService {
         let payment_id = input::id("payment_id", &request.payment_id)?;
         let key = input::key("idempotency_key", &request.idempotency_key)?;
         let reason = input::text("reason", &request.reason)?;
+        let scope = caller.idempotency_scope();
         let _claim = self
             .in_flight
-            .claim(format!("refund:{key}"))
+            .claim(in_flight_key("refund", scope, key))
             .ok_or(Error::InProgress("a refund with this idempotency key"))?;
 
-        let refund = match self.store.refund_by_key(key).await? {
+        let refund = match self.store.refund_by_key(scope, key).await? {
             Some(refund) if refund.payment_id != payment_id => {
                 return Err(Error::KeyReused("idempotency_key"));
             }
             Some(refund) => refund,
             None => {
                 self.store
-                    .start_refund(payment_id, key, reason, caller.subject())
+                    .start_refund(payment_id, scope, key, reason, caller.subject())
                     .await?
             }
         };

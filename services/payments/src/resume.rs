@@ -13,7 +13,10 @@ use std::{sync::Weak, time::Duration};
 use mesh::{Caller, jwt::WorkloadCredentials};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::{Error, handlers::PaymentsService};
+use crate::{
+    Error,
+    handlers::{PaymentsService, in_flight_key},
+};
 
 /// Charges, and refunds, looked at per pass.
 const BATCH: i64 = 100;
@@ -81,10 +84,11 @@ impl PaymentsService {
             }
         };
         for charge in charges {
-            let Some(_claim) = self
-                .in_flight
-                .claim(format!("charge:{}", charge.idempotency_key()))
-            else {
+            let Some(_claim) = self.in_flight.claim(in_flight_key(
+                "charge",
+                charge.scope(),
+                charge.idempotency_key(),
+            )) else {
                 continue;
             };
             let id = charge.id.clone();
@@ -96,10 +100,11 @@ impl PaymentsService {
             }
         }
         for refund in refunds {
-            let Some(_claim) = self
-                .in_flight
-                .claim(format!("refund:{}", refund.idempotency_key))
-            else {
+            let Some(_claim) = self.in_flight.claim(in_flight_key(
+                "refund",
+                &refund.scope,
+                &refund.idempotency_key,
+            )) else {
                 continue;
             };
             match self.credit(&caller, &refund).await {

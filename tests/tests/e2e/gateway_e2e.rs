@@ -12,14 +12,7 @@ async fn an_order_goes_through_the_whole_mesh() {
     let alice = s.token("alice").await;
     let maria = s.token("maria").await;
 
-    let account = s
-        .call("POST", "/v1/accounts", &alice, r#"{"currency":"EUR"}"#)
-        .await;
-    assert_eq!(account.status, 200, "open account: {}", account.body);
-    let account_id = account.json()["accountId"]
-        .as_str()
-        .expect("accountId")
-        .to_owned();
+    let account_id = s.open_account(&alice).await;
 
     let deposit = s
         .call(

@@ -10,6 +10,7 @@ mod compose;
 mod crash;
 mod gateway_e2e;
 mod observability;
+mod review_domain;
 mod review_edge;
 mod revocation;
 mod routes;

@@ -161,6 +161,18 @@ impl Stack {
         self.rest(&head, body).await
     }
 
+    /// Opens an EUR account as `token`'s subject through the gateway; its id.
+    pub(crate) async fn open_account(&self, token: &str) -> String {
+        let account = self
+            .call("POST", "/v1/accounts", token, r#"{"currency":"EUR"}"#)
+            .await;
+        assert_eq!(account.status, 200, "open account: {}", account.body);
+        account.json()["accountId"]
+            .as_str()
+            .expect("accountId")
+            .to_owned()
+    }
+
     /// A user's access token from auth, through the gateway (password grant
     /// with the `meshctl` client, as `meshctl token` does), with every scope
     /// the user's roles allow.

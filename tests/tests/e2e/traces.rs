@@ -49,18 +49,20 @@ impl Collector {
     /// Waits (bounded) until spans of trace `trace_id` (hex) have arrived
     /// from every one of `services`, and returns that trace's spans.
     pub(crate) async fn trace(&self, trace_id: &str, services: &[&str]) -> Option<Vec<Received>> {
-        let expected: Vec<(&str, &str)> = services.iter().map(|s| (*s, "")).collect();
-        self.trace_with(trace_id, &expected).await
+        self.trace_until(trace_id, |spans| {
+            services
+                .iter()
+                .all(|name| spans.iter().any(|s| s.0 == *name))
+        })
+        .await
     }
 
-    /// Waits (bounded) until trace `trace_id` (hex) holds, for each
-    /// `(service, name)` of `expected`, a span of that service whose name
-    /// contains `name` (spans of one trace leave each process in batches),
-    /// and returns that trace's spans.
-    pub(crate) async fn trace_with(
+    /// Waits (bounded) until the spans of trace `trace_id` (hex) received
+    /// so far are `complete`, and returns them.
+    pub(crate) async fn trace_until(
         &self,
         trace_id: &str,
-        expected: &[(&str, &str)],
+        complete: impl Fn(&[Received]) -> bool,
     ) -> Option<Vec<Received>> {
         let trace_id = hex(trace_id);
         // Spans are exported in batches: wait (bounded) for all of them.
@@ -73,10 +75,7 @@ impl Collector {
                 .filter(|s| s.2 == trace_id)
                 .cloned()
                 .collect();
-            expected
-                .iter()
-                .all(|(service, name)| spans.iter().any(|s| s.0 == *service && s.1.contains(name)))
-                .then_some(spans)
+            complete(&spans).then_some(spans)
         })
         .await
     }
@@ -150,19 +149,26 @@ async fn an_order_is_one_trace_across_every_hop() {
     let reply = s.rest(&head, &body).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 
+    // Complete once every hop's server span is in, and every span behind
+    // the edge has its parent in too (a hop may export before its caller:
+    // orders calls payments twice, to check the account, then to charge).
+    let hops = [
+        ("gateway", "/v1/orders"),
+        ("orders", "CreateOrder"),
+        ("payments", "Charge"),
+        ("accounts", "Debit"),
+    ];
     let spans = collector
-        .trace_with(
-            "4bf92f3577b34da6a3ce929d0e0e4736",
-            &[
-                ("gateway", "/v1/orders"),
-                ("orders", "CreateOrder"),
-                ("payments", "Charge"),
-                ("accounts", "GetAccount"),
-                ("accounts", "Debit"),
-            ],
-        )
+        .trace_until("4bf92f3577b34da6a3ce929d0e0e4736", |spans| {
+            let has = |service: &str, name: &str| {
+                spans.iter().any(|s| s.0 == service && s.1.contains(name))
+            };
+            let parent_in = |span: &Received| spans.iter().any(|p| p.3 == span.4);
+            hops.iter().all(|(service, name)| has(service, name))
+                && spans.iter().filter(|s| s.0 != "gateway").all(parent_in)
+        })
         .await
-        .expect("spans of every hop in the client's trace");
+        .expect("spans of every hop in the client's trace, each with its parent");
 
     let by_id: HashMap<&[u8], &Received> = spans.iter().map(|s| (s.3.as_slice(), s)).collect();
     let parent_service = |span: &Received| by_id.get(span.4.as_slice()).map(|p| p.0.clone());

@@ -23,10 +23,16 @@ struct Up {
 impl Up {
     /// Starts `meshctl up` on `data` and reads its output until it says ready.
     async fn start(data: &Path) -> Self {
+        Self::start_with(data, &[]).await
+    }
+
+    /// [`Up::start`] with `extra` flags.
+    async fn start_with(data: &Path, extra: &[&str]) -> Self {
         let bin_dir = binary("meshctl").parent().expect("bin dir").to_owned();
         let mut child = Command::new(binary("meshctl"))
             .args(["up", "--ephemeral-ports", "--data-dir"])
             .arg(data)
+            .args(extra)
             .arg("--bin-dir")
             .arg(&bin_dir)
             .env("RUST_LOG", "info")
@@ -78,6 +84,40 @@ async fn meshctl(args: &[&str], data: &Path) -> (bool, String) {
     cmd.args(args).arg("--data-dir").arg(data);
     let (status, output) = run_to_exit(cmd).await;
     (status.success(), output)
+}
+
+/// The JSON report in the output of a successful `meshctl load --json`.
+fn load_report(what: &str, (ok, output): (bool, String)) -> Value {
+    assert!(ok, "meshctl load {what}:\n{output}");
+    let json_start = output.find('{').expect("JSON report");
+    serde_json::Deserializer::from_str(&output[json_start..])
+        .into_iter::<Value>()
+        .next()
+        .expect("a JSON value")
+        .expect("JSON report")
+}
+
+/// Five GetAccount calls straight to the stack's accounts as `loadgen`
+/// (`meshctl load --scenario direct`): the run's JSON report.
+async fn direct_load(data: &Path) -> Value {
+    let stack = read_json(&data.join("stack.json"));
+    let accounts = stack["processes"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == "accounts"))
+        .and_then(|p| p["grpc"].as_str())
+        .expect("accounts' gRPC address")
+        .to_owned();
+    let args = [
+        "load",
+        "--scenario",
+        "direct",
+        "--target",
+        &accounts,
+        "--requests",
+        "5",
+        "--json",
+    ];
+    load_report("direct", meshctl(&args, data).await)
 }
 
 #[tokio::test]
@@ -188,14 +228,7 @@ async fn meshctl_up_runs_the_stack_the_demo_passes_and_ctrl_c_stops_everything()
             requests,
             "--json",
         ];
-        let (ok, output) = meshctl(&args, &data).await;
-        assert!(ok, "meshctl load {scenario}:\n{output}");
-        let json_start = output.find('{').expect("JSON report");
-        let report: Value = serde_json::Deserializer::from_str(&output[json_start..])
-            .into_iter::<Value>()
-            .next()
-            .expect("a JSON value")
-            .expect("JSON report");
+        let report = load_report(scenario, meshctl(&args, &data).await);
         let counts = &report["requests"];
         assert_eq!(
             counts["completed"].as_u64(),
@@ -213,6 +246,14 @@ async fn meshctl_up_runs_the_stack_the_demo_passes_and_ctrl_c_stops_everything()
         }
     }
 
+    // Load testing is off by default: loadgen reaches no service directly
+    // (case 52).
+    let report = direct_load(&data).await;
+    assert_eq!(
+        report["errors_by_status"]["PERMISSION_DENIED"], 5,
+        "{report}"
+    );
+
     // Ctrl-C stops every child, then meshctl itself, cleanly.
     let status = up.interrupt().await;
     assert!(status.success(), "meshctl up exited with {status}");
@@ -229,9 +270,10 @@ async fn meshctl_up_runs_the_stack_the_demo_passes_and_ctrl_c_stops_everything()
         "the stack record is removed"
     );
 
-    // A second run keeps certificates, credentials and data.
+    // A second run keeps certificates, credentials and data; this one with
+    // load testing on, so loadgen may call the services directly.
     let ca_before = std::fs::read(data.join("certs").join("ca.pem")).expect("CA");
-    let up = Up::start(&data).await;
+    let up = Up::start_with(&data, &["--load-test"]).await;
     assert!(up.printed.contains("kept auth"), "{}", up.printed);
     assert_eq!(
         std::fs::read(data.join("certs").join("ca.pem")).expect("CA"),
@@ -263,6 +305,8 @@ async fn meshctl_up_runs_the_stack_the_demo_passes_and_ctrl_c_stops_everything()
     .await;
     assert_eq!(reply.status, 200, "the first run's account: {}", reply.body);
     assert_eq!(reply.json()["balanceMinor"], "7500");
+    let report = direct_load(&data).await;
+    assert_eq!(report["requests"]["ok"], 5, "{report}");
     assert!(up.interrupt().await.success());
 }
 

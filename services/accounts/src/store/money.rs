@@ -2,6 +2,8 @@
 //! transaction that checks the account, changes its balance, appends a
 //! ledger entry and records the request with its answer, so a retry
 //! (same key, same request) is answered from the record and moves nothing.
+//! A key belongs to its caller's scope: another caller's same key is
+//! another request.
 
 use mesh_proto::accounts::v1::{EntryKind, LedgerEntry};
 
@@ -59,6 +61,12 @@ impl Kind {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MoneyRequest<'a> {
     pub(crate) kind: Kind,
+    /// Whose key `reference` is (see `Caller::idempotency_scope`).
+    pub(crate) scope: &'a str,
+    /// A debit's payer: the subject the account must belong to. `None`
+    /// for deposits and credits, and for a workload finishing a charge its
+    /// payer authorized earlier.
+    pub(crate) payer: Option<&'a str>,
     /// Idempotency key, payment id or refund id.
     pub(crate) reference: &'a str,
     pub(crate) account_id: &'a str,
@@ -120,6 +128,7 @@ struct Recorded {
 /// What the transaction needs of the account.
 #[derive(Debug, sqlx::FromRow)]
 struct Balance {
+    owner: String,
     balance_minor: i64,
     currency: String,
     status: String,
@@ -138,21 +147,23 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let recorded: Option<Recorded> = sqlx::query_as(
             "SELECT account_id, amount_minor, currency, entry_id, refusal
-             FROM money_requests WHERE kind = $1 AND reference = $2",
+             FROM money_requests WHERE kind = $1 AND reference = $2 AND scope IN ($3, '')",
         )
         .bind(request.kind.as_str())
         .bind(request.reference)
+        .bind(request.scope)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(recorded) = recorded {
             return replay(request, recorded, &mut tx).await;
         }
 
-        let account: Option<Balance> =
-            sqlx::query_as("SELECT balance_minor, currency, status FROM accounts WHERE id = $1")
-                .bind(request.account_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let account: Option<Balance> = sqlx::query_as(
+            "SELECT owner, balance_minor, currency, status FROM accounts WHERE id = $1",
+        )
+        .bind(request.account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let created_at = now();
         let balance_after = match decide(account.as_ref(), request) {
             Ok(balance) => balance,
@@ -259,9 +270,11 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO money_requests
-             (kind, reference, account_id, amount_minor, currency, entry_id, refusal, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (scope, kind, reference, account_id, amount_minor, currency, entry_id, refusal,
+              created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
+    .bind(request.scope)
     .bind(request.kind.as_str())
     .bind(request.reference)
     .bind(request.account_id)
@@ -278,6 +291,10 @@ async fn record(
 /// The balance after `request`, or why the account refuses it.
 fn decide(account: Option<&Balance>, request: &MoneyRequest<'_>) -> Result<i64, Refusal> {
     let account = account.ok_or(Refusal::NotFound)?;
+    // Someone else's account is missing to a payer (case 47), whatever its state.
+    if request.payer.is_some_and(|payer| payer != account.owner) {
+        return Err(Refusal::NotFound);
+    }
     if account.status == "FROZEN" {
         return Err(Refusal::Frozen);
     }
@@ -301,6 +318,8 @@ mod tests {
     fn request(kind: Kind, amount_minor: i64) -> MoneyRequest<'static> {
         MoneyRequest {
             kind,
+            scope: "s",
+            payer: None,
             reference: "r",
             account_id: "a",
             amount_minor,
@@ -310,6 +329,7 @@ mod tests {
 
     fn account(balance_minor: i64, status: &str) -> Balance {
         Balance {
+            owner: "alice".to_owned(),
             balance_minor,
             currency: "EUR".to_owned(),
             status: status.to_owned(),
@@ -324,6 +344,19 @@ mod tests {
             decide(Some(&open), &request(Kind::Debit, 101)),
             Err(Refusal::InsufficientFunds)
         );
+    }
+
+    #[test]
+    fn case_47_a_debit_pays_only_from_its_payers_account() {
+        let alices = account(100, "ACTIVE");
+        let mut debit = request(Kind::Debit, 10);
+        debit.payer = Some("maria");
+        assert_eq!(decide(Some(&alices), &debit), Err(Refusal::NotFound));
+        debit.payer = Some("alice");
+        assert_eq!(decide(Some(&alices), &debit), Ok(90));
+        let frozen = account(100, "FROZEN");
+        debit.payer = Some("maria");
+        assert_eq!(decide(Some(&frozen), &debit), Err(Refusal::NotFound));
     }
 
     #[test]

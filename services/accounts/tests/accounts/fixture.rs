@@ -1,6 +1,8 @@
 //! One accounts server with its key server, and clients that call it as
 //! any workload with any token.
 
+use std::path::Path;
+
 use mesh::testing::{Authed, KeyServer, Running, TestPki, spawn_service, start_key_server};
 use mesh_proto::accounts::v1::{
     Account, DebitRequest, DepositRequest, GetAccountRequest, LedgerEntry,
@@ -23,17 +25,35 @@ pub(crate) struct Setup {
 
 /// Starts the key server and an accounts server on a fresh database.
 pub(crate) async fn start() -> Setup {
+    start_with(|_| {}).await
+}
+
+/// [`start`], with the server's flags edited by `edit`.
+pub(crate) async fn start_with(edit: impl FnOnce(&mut mesh::ServerArgs)) -> Setup {
+    launch(edit, async |_| {}).await
+}
+
+/// [`start`] on the data directory `prepare` left (an older database).
+pub(crate) async fn start_in(prepare: impl AsyncFnOnce(&Path)) -> Setup {
+    launch(|_| {}, prepare).await
+}
+
+async fn launch(
+    edit: impl FnOnce(&mut mesh::ServerArgs),
+    prepare: impl AsyncFnOnce(&Path),
+) -> Setup {
     let pki = TestPki::new();
     let (auth, keys) = start_key_server(&pki).await;
     let data = tempfile::tempdir().expect("temp dir");
     let domain = accounts::AccountsArgs {
         data_dir: data.path().join("accounts"),
     };
-    let accounts = spawn_service(
-        mesh::ACCOUNTS,
-        pki.service_args("accounts", &auth),
-        async |server| accounts::service(server, domain).await,
-    )
+    prepare(&domain.data_dir).await;
+    let mut args = pki.service_args("accounts", &auth);
+    edit(&mut args);
+    let accounts = spawn_service(mesh::ACCOUNTS, args, async |server| {
+        accounts::service(server, domain).await
+    })
     .await;
     Setup {
         pki,

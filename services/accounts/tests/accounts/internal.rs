@@ -89,3 +89,43 @@ async fn debit_raw(
         .await
         .map(drop)
 }
+
+#[tokio::test]
+async fn case_47_a_debit_pays_only_from_the_token_subjects_account() {
+    let setup = fixture::start().await;
+    let account = open(&mut setup.user("alice"), "EUR").await;
+    let id = account.account_id.as_str();
+    deposit(&mut setup.manager(), id, 1_000, "d")
+        .await
+        .expect("deposit");
+
+    // Payments carrying a MANAGER's token (who may read the account) or
+    // bob's: refused like a missing account, and the refusal is kept.
+    let maria = setup.token("maria", &["MANAGER"]);
+    for mut payments in [
+        setup.client("payments", Some(&maria)),
+        setup.payments("bob"),
+    ] {
+        let refused = debit(&mut payments, id, 100, "p-1")
+            .await
+            .expect_err("not the subject's account");
+        assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    }
+    assert_eq!(balance(&setup, id).await, 1_000);
+
+    // The owner's token pays; so does a workload's own token, which
+    // finishes a charge its owner authorized (payments' or orders' resumer).
+    debit(&mut setup.payments("alice"), id, 100, "p-2")
+        .await
+        .expect("alice's own account");
+    let resumer = setup.token("spiffe://mesh.local/orders", &[]);
+    debit(
+        &mut setup.client("payments", Some(&resumer)),
+        id,
+        100,
+        "p-3",
+    )
+    .await
+    .expect("a resumed charge");
+    assert_eq!(balance(&setup, id).await, 800);
+}

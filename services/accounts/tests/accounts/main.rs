@@ -7,4 +7,6 @@ mod concurrency;
 mod fixture;
 mod internal;
 mod listing;
+mod load_test;
 mod money;
+mod upgrade;

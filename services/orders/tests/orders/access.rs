@@ -72,18 +72,37 @@ async fn another_users_order_is_not_found_and_cannot_be_cancelled() {
 }
 
 #[tokio::test]
-async fn an_order_on_someone_elses_account_moves_no_money() {
+async fn case_47_an_order_on_someone_elses_account_is_refused_and_writes_nothing() {
     let setup = fixture::start().await;
     let alices = setup.funded_account("alice", "EUR", 1_000).await;
-    let declined = create(&mut setup.user("bob"), order(&alices, 1, 500, "k1"))
+    let missing = create(
+        &mut setup.user("bob"),
+        order(&uuid::Uuid::now_v7().to_string(), 1, 500, "k0"),
+    )
+    .await
+    .expect_err("no such account");
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // Bob, and a MANAGER who may see the account, may not pay from it; the
+    // answer is the one for a missing account, so it tells nothing.
+    let maria = setup.token("maria", &["MANAGER"]);
+    for mut client in [setup.user("bob"), setup.orders_as("gateway", &maria)] {
+        let refused = create(&mut client, order(&alices, 1, 500, "k1"))
+            .await
+            .expect_err("not the caller's account");
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (missing.code(), missing.message())
+        );
+    }
+    let listed = setup
+        .orders_as("gateway", &maria)
+        .list_orders(ListOrdersRequest::default())
         .await
-        .expect("declined, not failed");
-    assert_eq!(declined.status(), OrderStatus::Declined);
-    assert_eq!(declined.owner, "bob");
-    assert!(
-        !declined.decline_reason.contains("alice"),
-        "{declined:?} leaks the owner"
-    );
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.orders, Vec::<Order>::new(), "no order written");
+    assert_eq!(setup.payments().await, Vec::new(), "no payment recorded");
     assert_eq!(setup.balance(&alices).await, 1_000);
     assert_eq!(setup.ledger(&alices).await.len(), 1, "the deposit only");
 }
@@ -168,7 +187,7 @@ async fn the_policy_table_asks_for_order_scopes() {
         .await
         .expect_err("orders:read is needed");
     assert_eq!(denied.code(), Code::PermissionDenied);
-    // Only the gateway and loadgen may call orders at all.
+    // Only the gateway (and load-test peers, when switched on) may call orders.
     let token = setup.token("alice", &["USER"]);
     let denied = create(
         &mut setup.orders_as("payments", &token),

@@ -1,7 +1,9 @@
 //! Interrupted sagas end exactly once: a retry after payments was down
 //! pays once (case 41, "after a 5xx"), and a restarted orders resumes its
 //! PENDING orders with its own token: it finishes a charge the user
-//! started and declines one that never reached payments.
+//! started and declines one that never reached payments. An order nobody
+//! could check the account of (payments down) is written, and its charge
+//! declines an account that is not the orderer's (case 47).
 
 use std::time::Duration;
 
@@ -88,6 +90,7 @@ async fn a_restarted_orders_finishes_what_the_user_started_and_declines_the_rest
             currency: started.currency.clone(),
             idempotency_key: orders::charge_key(&started.order_id),
             reference: started.order_id.clone(),
+            validate_only: false,
         })
         .await
         .expect("charge")
@@ -110,4 +113,27 @@ async fn a_restarted_orders_finishes_what_the_user_started_and_declines_the_rest
         .filter(|e| e.kind() == EntryKind::Debit)
         .count();
     assert_eq!(debits, 1);
+}
+
+#[tokio::test]
+async fn case_47_a_staff_order_written_while_payments_was_down_pays_nothing() {
+    let mut setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    setup.stop_payments().await;
+
+    // Nobody could check the account, so the order is written; its charge
+    // makes the check before any money moves.
+    let mut maria = setup.orders_as("gateway", &setup.token("maria", &["MANAGER"]));
+    let pending = create(&mut maria, hurried(order(&account, 1, 300, "k1")))
+        .await
+        .expect("written while payments is down");
+    assert_eq!(pending.status(), OrderStatus::Pending);
+
+    setup.restart_payments().await;
+    let retried = create(&mut maria, order(&account, 1, 300, "k1"))
+        .await
+        .expect("retry");
+    assert_eq!(retried.order_id, pending.order_id);
+    assert_eq!(retried.status(), OrderStatus::Declined, "{retried:?}");
+    assert_eq!(setup.balance(&account).await, 1_000);
 }

@@ -57,6 +57,8 @@ pub(crate) struct NewCharge<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct PaymentRow {
     pub(crate) id: String,
+    /// Whose key it is (see `Caller::idempotency_scope`); '' before keys were scoped.
+    scope: String,
     idempotency_key: String,
     pub(crate) account_id: String,
     pub(crate) owner: String,
@@ -78,6 +80,11 @@ impl PaymentRow {
     /// The idempotency key of the charge.
     pub(crate) fn idempotency_key(&self) -> &str {
         &self.idempotency_key
+    }
+
+    /// The scope of its idempotency key.
+    pub(crate) fn scope(&self) -> &str {
+        &self.scope
     }
 
     /// When the payment last changed (RFC 3339).
@@ -121,21 +128,27 @@ impl PaymentRow {
 /// The columns of [`PaymentRow`], for `concat!`.
 macro_rules! columns {
     () => {
-        "id, idempotency_key, account_id, owner, amount_minor, currency, reference, status, \
-         decline_reason, refund_id, created_at, updated_at"
+        "id, scope, idempotency_key, account_id, owner, amount_minor, currency, reference, \
+         status, decline_reason, refund_id, created_at, updated_at"
     };
 }
 pub(super) use columns;
 
 impl Store {
-    /// The charge recorded under idempotency key `key`, if any.
-    pub(crate) async fn charge_by_key(&self, key: &str) -> Result<Option<PaymentRow>, Error> {
+    /// The charge recorded under idempotency key `key` in `scope` (or
+    /// before keys were scoped), if any.
+    pub(crate) async fn charge_by_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<PaymentRow>, Error> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
-            " FROM payments WHERE idempotency_key = $1"
+            " FROM payments WHERE idempotency_key = $1 AND scope IN ($2, '')"
         ))
         .bind(key)
+        .bind(scope)
         .fetch_optional(&self.pool)
         .await?)
     }
@@ -152,9 +165,11 @@ impl Store {
         .await?)
     }
 
-    /// Records `charge` for the account of `owner`, in `state`.
+    /// Records `charge` under its key in `scope`, for the account of
+    /// `owner`, in `state`.
     pub(crate) async fn insert_charge(
         &self,
+        scope: &str,
         charge: &NewCharge<'_>,
         owner: &str,
         state: State,
@@ -164,10 +179,11 @@ impl Store {
         Ok(sqlx::query_as(concat!(
             "INSERT INTO payments (",
             columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $10) RETURNING ",
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $11) RETURNING ",
             columns!()
         ))
         .bind(new_id())
+        .bind(scope)
         .bind(charge.key)
         .bind(charge.account_id)
         .bind(owner)

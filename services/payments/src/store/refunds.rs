@@ -22,6 +22,8 @@ pub(crate) enum RefundState {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct RefundRow {
     pub(crate) id: String,
+    /// Whose key it is (see `Caller::idempotency_scope`); '' before keys were scoped.
+    pub(crate) scope: String,
     pub(crate) idempotency_key: String,
     pub(crate) payment_id: String,
     status: String,
@@ -34,7 +36,7 @@ pub(crate) struct RefundRow {
 /// The columns of [`RefundRow`].
 macro_rules! refund_columns {
     () => {
-        "id, idempotency_key, payment_id, status, refusal, updated_at"
+        "id, scope, idempotency_key, payment_id, status, refusal, updated_at"
     };
 }
 
@@ -58,14 +60,20 @@ struct Slot {
 }
 
 impl Store {
-    /// The refund recorded under idempotency key `key`, if any.
-    pub(crate) async fn refund_by_key(&self, key: &str) -> Result<Option<RefundRow>, Error> {
+    /// The refund recorded under idempotency key `key` in `scope` (or
+    /// before keys were scoped), if any.
+    pub(crate) async fn refund_by_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<RefundRow>, Error> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             refund_columns!(),
-            " FROM refunds WHERE idempotency_key = $1"
+            " FROM refunds WHERE idempotency_key = $1 AND scope IN ($2, '')"
         ))
         .bind(key)
+        .bind(scope)
         .fetch_optional(&self.pool)
         .await?)
     }
@@ -82,11 +90,12 @@ impl Store {
         .await?)
     }
 
-    /// Records a refund of `payment_id` under `key`, if the payment is
-    /// captured and no other refund of it is under way or done.
+    /// Records a refund of `payment_id` under `key` in `scope`, if the
+    /// payment is captured and no other refund of it is under way or done.
     pub(crate) async fn start_refund(
         &self,
         payment_id: &str,
+        scope: &str,
         key: &str,
         reason: &str,
         requested_by: &str,
@@ -117,13 +126,14 @@ impl Store {
         let now = now();
         let refund: RefundRow = sqlx::query_as(concat!(
             "INSERT INTO refunds
-                 (id, idempotency_key, payment_id, reason, requested_by, status, refusal,
+                 (id, scope, idempotency_key, payment_id, reason, requested_by, status, refusal,
                   created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'PENDING', '', $6, $6)
+             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', '', $7, $7)
              RETURNING ",
             refund_columns!()
         ))
         .bind(new_id())
+        .bind(scope)
         .bind(key)
         .bind(payment_id)
         .bind(reason)

@@ -235,3 +235,50 @@ async fn a_charge_still_in_flight_gets_aborted() {
     );
     assert_eq!(setup.balance(&account).await, 1_000);
 }
+
+#[tokio::test]
+async fn case_47_staff_cannot_charge_a_customers_account() {
+    let setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    let mut staff = setup.payments_as("orders", &setup.token("maria", &["MANAGER"]));
+
+    // Asked first (validate_only): refused like a missing account.
+    let mut check = charge_request(&account, 300, "k1");
+    check.validate_only = true;
+    let refused = charge(&mut staff, check.clone())
+        .await
+        .expect_err("not maria's account");
+    let mut missing = check.clone();
+    missing.account_id = uuid::Uuid::now_v7().to_string();
+    let missing = charge(&mut staff, missing).await.expect_err("no account");
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (missing.code(), missing.message())
+    );
+    // Charged anyway: declined, and no money moves.
+    let declined = charge(&mut staff, charge_request(&account, 300, "k1"))
+        .await
+        .expect("a decline is an answer");
+    assert_eq!(declined.status(), PaymentStatus::Declined);
+    assert_eq!(declined.owner, "maria", "{declined:?} leaks the owner");
+    assert_eq!(setup.balance(&account).await, 1_000);
+    let metrics = mesh::testing::http_get(setup.payments.admin_addr, "/metrics")
+        .await
+        .1;
+    let denied = mesh::testing::metric(&metrics, "mesh_authz_denied_total", "not_owner");
+    assert_eq!(denied, 2.0, "each attempt is counted");
+
+    // The owner's check passes and records nothing; her charge is captured.
+    let mut alice = setup.orders_for("alice");
+    let checked = charge(&mut alice, check).await.expect("alice's account");
+    assert_eq!(
+        (checked.payment_id.as_str(), checked.owner.as_str()),
+        ("", "alice")
+    );
+    let paid = charge(&mut alice, charge_request(&account, 300, "k2"))
+        .await
+        .expect("charge");
+    assert_eq!(paid.status(), PaymentStatus::Captured);
+    assert_eq!(setup.balance(&account).await, 700);
+}

@@ -229,6 +229,7 @@ pub(crate) fn charge_request(account: &str, amount: i64, key: &str) -> ChargeReq
         currency: "EUR".to_owned(),
         idempotency_key: key.to_owned(),
         reference: format!("order for {key}"),
+        validate_only: false,
     }
 }
 

@@ -7,3 +7,4 @@ mod charges;
 mod fixture;
 mod reads;
 mod refunds;
+mod upgrade;

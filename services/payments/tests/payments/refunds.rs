@@ -1,6 +1,6 @@
 //! Refunds: once per key (case 41), only for `orders` and staff with
 //! `payments:write` (case 30), refused and replayed when the account
-//! cannot take the money back.
+//! cannot take the money back; a key is its caller's own (case 50).
 
 use mesh::testing::metric;
 use mesh_proto::payments::v1::{PaymentStatus, RefundRequest};
@@ -189,4 +189,41 @@ async fn a_refund_cut_off_by_an_accounts_outage_is_finished_by_payments() {
         .expect("replayed")
         .into_inner();
     assert_eq!(late.status(), PaymentStatus::Refunded);
+}
+
+#[tokio::test]
+async fn case_50_a_refund_key_belongs_to_its_caller() {
+    let setup = fixture::start().await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    let mut orders = setup.orders_for("alice");
+    let first = charge(&mut orders, charge_request(&account, 400, "c1"))
+        .await
+        .expect("charge");
+    let second = charge(&mut orders, charge_request(&account, 100, "c2"))
+        .await
+        .expect("charge");
+
+    // Staff take the key orders will use to cancel the first order...
+    let maria = setup.token_with_scope("maria", &["MANAGER"], "payments:write");
+    let mut staff = setup.payments_as("gateway", &maria);
+    let squat = staff
+        .refund(refund(&second.payment_id, "cancel-1"))
+        .await
+        .expect("staff refund")
+        .into_inner();
+    // ...which stays theirs: orders' refund under it is its own, and a
+    // staff retry replays staff's answer.
+    let cancelled = orders
+        .refund(refund(&first.payment_id, "cancel-1"))
+        .await
+        .expect("orders' own key")
+        .into_inner();
+    assert_eq!(cancelled.status(), PaymentStatus::Refunded);
+    let again = staff
+        .refund(refund(&second.payment_id, "cancel-1"))
+        .await
+        .expect("staff retry")
+        .into_inner();
+    assert_eq!(again, squat);
+    assert_eq!(setup.balance(&account).await, 1_000);
 }
