@@ -21,11 +21,7 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    body::Body,
-    server::NamedService,
-    service::{Routes, RoutesBuilder},
-};
+use tonic::{body::Body, server::NamedService, service::RoutesBuilder};
 use tower::ServiceBuilder;
 
 use crate::{

@@ -16,6 +16,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use crate::{
     Error,
     handlers::{PaymentsService, in_flight_key},
+    store::{RefundState, State},
 };
 
 /// Charges, and refunds, looked at per pass.
@@ -91,7 +92,17 @@ impl PaymentsService {
             )) else {
                 continue;
             };
+            // The list was read before the claim: a request may have
+            // finished the charge since. Settling it again would be
+            // harmless (the debit is idempotent) but would hold the key,
+            // and a client's retry meanwhile would be told to wait.
             let id = charge.id.clone();
+            let Some(charge) = self.store.payment(&id).await? else {
+                continue;
+            };
+            if charge.state()? != State::Pending {
+                continue;
+            }
             match self.debit(&caller, charge).await {
                 Ok(settled) => {
                     tracing::info!(payment = %id, state = ?settled.state().ok(), "finished a charge")
@@ -107,6 +118,14 @@ impl PaymentsService {
             )) else {
                 continue;
             };
+            let still_pending = self
+                .store
+                .refund_by_key(&refund.scope, &refund.idempotency_key)
+                .await?
+                .is_some_and(|r| r.state().is_ok_and(|state| state == RefundState::Pending));
+            if !still_pending {
+                continue;
+            }
             match self.credit(&caller, &refund).await {
                 Ok(_) => tracing::info!(refund = %refund.id, "finished a refund"),
                 Err(error) => {
