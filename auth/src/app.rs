@@ -24,6 +24,7 @@ use crate::{
     maintenance,
     metrics::Metrics,
     password::{HashParams, Hasher},
+    rotation::Rotations,
     store::{Store, StoreError},
     throttle::ThrottlePolicy,
     tokens::Tokens,
@@ -101,10 +102,18 @@ impl App {
             trusted_proxies: args.trusted_proxies.iter().cloned().collect(),
         };
         let metrics = Metrics::register(server.metrics().clone(), server.registry_mut());
+        let rotations = Rotations::load(store.client_secrets().await.map_err(StoreError::from)?)
+            .map_err(StartError::Flags)?;
         let throttle = ThrottlePolicy::default();
         let auth = Arc::new(Authority {
             settings,
-            clients: ClientAuthenticator::new(directory.clone(), hasher.clone(), throttle),
+            clients: ClientAuthenticator::new(
+                directory.clone(),
+                hasher.clone(),
+                throttle,
+                rotations,
+                metrics.clone(),
+            ),
             users: UserAuthenticator::new(directory.clone(), hasher, throttle),
             directory,
             tokens: Tokens::new(issuer, ttl, skew, keys.clone()),

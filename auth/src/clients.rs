@@ -6,6 +6,9 @@
 //! is throttled under its own id exactly like a known one. Repeated
 //! failures are slowed down per client and address ([`Throttle`]).
 //!
+//! During a rotation ([`crate::rotation`]) a client has two valid secrets;
+//! each authentication is counted by which one it used.
+//!
 //! A correct secret is remembered for a few minutes as an HMAC under a key
 //! that exists only in this process, so a busy machine client does not pay
 //! an argon2 check (tens of milliseconds of CPU) on every token request.
@@ -27,8 +30,11 @@ use crate::{
     directory::{Client, Directory},
     error::Error,
     http::Form,
-    password::Hasher,
+    metrics::Metrics,
+    password::{HashParams, Hasher},
+    rotation::{Generation, Rotations},
     secret::{Secret, random_bytes},
+    store::Store,
     throttle::{Throttle, ThrottlePolicy},
 };
 
@@ -143,16 +149,34 @@ pub(crate) struct ClientAuthenticator {
     directory: Arc<Directory>,
     hasher: Hasher,
     throttle: Throttle,
+    /// Only the current generation is cached, so a retired or expired
+    /// previous secret is never accepted from the cache.
     verified: VerifiedCache,
+    rotations: Rotations,
+    metrics: Metrics,
 }
 
 impl ClientAuthenticator {
-    pub(crate) fn new(directory: Arc<Directory>, hasher: Hasher, policy: ThrottlePolicy) -> Self {
+    pub(crate) fn new(
+        directory: Arc<Directory>,
+        hasher: Hasher,
+        policy: ThrottlePolicy,
+        rotations: Rotations,
+        metrics: Metrics,
+    ) -> Self {
+        for id in directory.client_ids() {
+            metrics.init_client(id);
+        }
+        for (id, until) in rotations.previous_expiries() {
+            metrics.previous_secret_until(&id, until);
+        }
         Self {
             directory,
             hasher,
             throttle: Throttle::new(policy),
             verified: VerifiedCache::new(),
+            rotations,
+            metrics,
         }
     }
 
@@ -182,18 +206,77 @@ impl ClientAuthenticator {
             self.throttle.failure(&key, address, now);
             return Err(invalid("unknown_client"));
         };
-        if self.verified.contains(&client.id, &credentials.secret, now)
-            || self
-                .hasher
-                .verify(&client.secret, &credentials.secret)
-                .await
-        {
-            self.verified.insert(&client.id, &credentials.secret, now);
+        if let Some(generation) = self.check(client, &credentials.secret, now).await {
+            self.metrics.secret_used(&client.id, generation.label());
             self.throttle.success(&key, address);
             return Ok(client.clone());
         }
         self.throttle.failure(&key, address, now);
         Err(invalid("bad_client_secret"))
+    }
+
+    /// Which of `client`'s valid secrets `secret` is, if any.
+    async fn check(&self, client: &Client, secret: &Secret, now: i64) -> Option<Generation> {
+        if self.verified.contains(&client.id, secret, now) {
+            return Some(Generation::Current);
+        }
+        let (current, previous) = self.rotations.hashes(client, now);
+        if self.hasher.verify(&current, secret).await {
+            self.verified.insert(&client.id, secret, now);
+            return Some(Generation::Current);
+        }
+        match previous {
+            Some(previous) if self.hasher.verify(&previous, secret).await => {
+                Some(Generation::Previous)
+            }
+            _ => None,
+        }
+    }
+
+    /// Starts a rotation of `client`'s secret: a new random secret becomes
+    /// current (returned, to be shown once) and today's stays valid for
+    /// `grace_secs` more. Stored before it takes effect.
+    pub(crate) async fn rotate(
+        &self,
+        store: &Store,
+        client: &Client,
+        grace_secs: i64,
+        now: i64,
+    ) -> Result<(Secret, i64), Error> {
+        let secret = Secret::generate();
+        let hash = self
+            .hasher
+            .hash(&secret, HashParams::default())
+            .await
+            .map_err(|e| Error::internal("hashing the new secret", e))?;
+        let until = now.saturating_add(grace_secs);
+        let row = self.rotations.rotated(client, &hash, until, now);
+        store.save_client_secrets(&row, now).await?;
+        self.rotations
+            .apply(&row)
+            .map_err(|e| Error::internal("rotation", e))?;
+        self.verified.forget(&client.id);
+        self.metrics.previous_secret_until(&client.id, until);
+        Ok((secret, until))
+    }
+
+    /// Retires `client`'s previous secret now; `false` if it had none.
+    pub(crate) async fn finish_rotation(
+        &self,
+        store: &Store,
+        client: &Client,
+        now: i64,
+    ) -> Result<bool, Error> {
+        let Some(row) = self.rotations.finished(client, now) else {
+            return Ok(false);
+        };
+        store.save_client_secrets(&row, now).await?;
+        self.rotations
+            .apply(&row)
+            .map_err(|e| Error::internal("rotation", e))?;
+        self.verified.forget(&client.id);
+        self.metrics.previous_secret_until(&client.id, 0);
+        Ok(true)
     }
 }
 
@@ -231,6 +314,14 @@ impl VerifiedCache {
         entries.get(id).is_some_and(|(known, expires)| {
             *expires > now && bool::from(known.as_ref().ct_eq(tag.as_ref()))
         })
+    }
+
+    /// Forgets `id`'s remembered secret (its secrets changed).
+    fn forget(&self, id: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Only called for registered clients, so the map stays bounded.

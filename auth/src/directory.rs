@@ -144,6 +144,11 @@ impl Directory {
         self.clients.get(id)
     }
 
+    /// Every registered client's id.
+    pub(crate) fn client_ids(&self) -> impl Iterator<Item = &str> {
+        self.clients.keys().map(String::as_str)
+    }
+
     /// The user `username`, if registered.
     pub(crate) fn user(&self, username: &str) -> Option<&Arc<User>> {
         self.users.get(username)

@@ -9,6 +9,8 @@
 //! | `GET /.well-known/openid-configuration` | discovery (also at `/.well-known/oauth-authorization-server`, RFC 8414) |
 //! | `POST /admin/keys/rotate` | schedule a key rotation; needs an ADMIN token with scope `admin` for audience `auth` |
 //! | `POST /admin/users/{name}/revoke` | revoke every session and token of a user; same token as above |
+//! | `POST /admin/clients/{id}/secret` | rotate a client's secret (form `grace_seconds`, default a day); same token |
+//! | `POST /admin/clients/{id}/secret/finish` | retire a client's previous secret now; same token |
 //!
 //! Handlers read the whole request themselves ([`Form::read`]), so every
 //! malformed input becomes an OAuth2 error of ours, and answer through
@@ -56,6 +58,11 @@ pub(crate) fn router(auth: Arc<Authority>) -> Router {
         )
         .route("/admin/keys/rotate", post(admin::rotate))
         .route("/admin/users/{name}/revoke", post(admin::revoke_user))
+        .route("/admin/clients/{id}/secret", post(admin::rotate_secret))
+        .route(
+            "/admin/clients/{id}/secret/finish",
+            post(admin::finish_secret),
+        )
         .with_state(auth)
 }
 

@@ -45,6 +45,7 @@ mod keys;
 mod maintenance;
 mod metrics;
 mod password;
+mod rotation;
 mod scope;
 mod secret;
 mod store;

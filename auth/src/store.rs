@@ -8,6 +8,7 @@
 //! `sqlx::query` with bound parameters; every value from a request is bound,
 //! never formatted into SQL.
 
+mod client_secrets;
 mod feed;
 mod keys;
 mod refresh;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub(crate) use client_secrets::SecretRow;
 pub(crate) use keys::KeyRow;
 pub(crate) use refresh::{NewFamily, NewRefresh, RefreshRecord, Rotation};
 

@@ -7,6 +7,7 @@ mod client;
 mod demo;
 mod forge;
 mod load;
+mod secrets;
 mod token;
 mod up;
 
@@ -33,6 +34,8 @@ enum Command {
     Token(token::TokenArgs),
     /// Load-test a running stack: through the gateway (gRPC, REST, abuse) or straight to a service.
     Load(load::LoadArgs),
+    /// Rotate an OAuth client's secret without downtime (auth's admin API).
+    Secrets(secrets::SecretsArgs),
     /// Print a shell completion script, e.g. `meshctl completions bash > ~/.local/share/bash-completion/completions/meshctl`.
     Completions {
         /// The shell to complete for.
@@ -66,6 +69,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Token(args) => runtime()?.block_on(token::run(&args)),
         Command::Load(args) => runtime()?.block_on(load::run(&args)),
+        Command::Secrets(args) => runtime()?.block_on(secrets::run(&args)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

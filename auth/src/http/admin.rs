@@ -7,7 +7,13 @@
 //!   come from the config file; to keep one from logging in again, remove
 //!   them from it as well.
 //!
-//! Both are restricted to an access token of ours (RFC 6750 bearer) for
+//! - `POST /admin/clients/{id}/secret` rotates a client's secret: a new
+//!   one, shown once in the answer, and the old one still valid for
+//!   `grace_seconds` (form parameter; default a day, at most 30 days);
+//! - `POST /admin/clients/{id}/secret/finish` retires the previous secret
+//!   before its grace period ends.
+//!
+//! All are restricted to an access token of ours (RFC 6750 bearer) for
 //! audience `auth`, with scope `admin` and role ADMIN, for example one
 //! `ada` gets through `meshctl`. The token is read from the
 //! `Authorization` header only, never from the URL.
@@ -15,13 +21,13 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Request, State},
     http::{HeaderMap, header},
     response::Response,
 };
 use serde::Serialize;
 
-use super::respond;
+use super::{Form, respond};
 use mesh::Role;
 
 use crate::{authority::Authority, error::Error, keys::RotationOutcome, tokens::AccessClaims};
@@ -87,6 +93,110 @@ async fn revoke(auth: &Authority, name: &str, headers: &HeaderMap) -> Result<Rev
         not_before,
         refresh_families,
     })
+}
+
+/// Default grace period of a rotated client secret: a day.
+const DEFAULT_GRACE_SECS: i64 = 24 * 3600;
+/// Longest grace period: 30 days.
+const MAX_GRACE_SECS: i64 = 30 * 24 * 3600;
+
+/// What `POST /admin/clients/{id}/secret` did. The secret appears here
+/// once and nowhere else (never in a log).
+#[derive(Serialize)]
+struct NewSecret {
+    client_id: String,
+    client_secret: String,
+    /// When the previous secret stops working (Unix seconds).
+    previous_valid_until: i64,
+}
+
+/// What `POST /admin/clients/{id}/secret/finish` did.
+#[derive(Debug, Serialize)]
+struct Finished {
+    client_id: String,
+    /// Whether there was a previous secret to retire.
+    previous_retired: bool,
+}
+
+pub(super) async fn rotate_secret(
+    State(auth): State<Arc<Authority>>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let result = rotate_client(&auth, &id, request).await;
+    respond(&auth, "/admin/clients/secret", result)
+}
+
+async fn rotate_client(auth: &Authority, id: &str, request: Request) -> Result<NewSecret, Error> {
+    let (parts, form) = Form::read(request).await?;
+    let now = auth.clock.now();
+    let claims = admin(auth, &parts.headers, now, "rotating a client secret").await?;
+    let grace = match form.get("grace_seconds") {
+        None => DEFAULT_GRACE_SECS,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (0..=MAX_GRACE_SECS).contains(s))
+            .ok_or_else(|| {
+                Error::InvalidRequest(
+                    format!("grace_seconds must be a whole number from 0 to {MAX_GRACE_SECS}")
+                        .into(),
+                )
+            })?,
+    };
+    let client = registered(auth, id)?;
+    let (secret, until) = auth
+        .clients
+        .rotate(&auth.store, &client, grace, now)
+        .await?;
+    tracing::warn!(
+        by = claims.sub,
+        client = id,
+        previous_valid_until = until,
+        "client secret rotated"
+    );
+    Ok(NewSecret {
+        client_id: id.to_owned(),
+        client_secret: secret.expose().to_owned(),
+        previous_valid_until: until,
+    })
+}
+
+pub(super) async fn finish_secret(
+    State(auth): State<Arc<Authority>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = finish_client(&auth, &id, &headers).await;
+    respond(&auth, "/admin/clients/secret/finish", result)
+}
+
+async fn finish_client(auth: &Authority, id: &str, headers: &HeaderMap) -> Result<Finished, Error> {
+    let now = auth.clock.now();
+    let claims = admin(auth, headers, now, "finishing a secret rotation").await?;
+    let client = registered(auth, id)?;
+    let previous_retired = auth
+        .clients
+        .finish_rotation(&auth.store, &client, now)
+        .await?;
+    tracing::warn!(
+        by = claims.sub,
+        client = id,
+        previous_retired,
+        "client secret rotation finished"
+    );
+    Ok(Finished {
+        client_id: id.to_owned(),
+        previous_retired,
+    })
+}
+
+/// The registered client `id`.
+fn registered(auth: &Authority, id: &str) -> Result<Arc<crate::directory::Client>, Error> {
+    auth.directory
+        .client(id)
+        .cloned()
+        .ok_or_else(|| Error::InvalidRequest(format!("no registered client '{id}'").into()))
 }
 
 /// The claims of the request's bearer token if it is an unrevoked ADMIN

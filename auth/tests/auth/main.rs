@@ -18,6 +18,7 @@ mod keys;
 mod password;
 mod refresh;
 mod revocation;
+mod rotation;
 mod security;
 mod startup;
 mod support;
