@@ -14,6 +14,7 @@ mod review_domain;
 mod review_edge;
 mod revocation;
 mod routes;
+mod secret_rotation;
 mod stack;
 mod support;
 mod traces;
