@@ -3,8 +3,14 @@
 # real auth binary, and a standard JWT library (PyJWT) verifies it using only
 # the discovery document and the CA bundle. See check.py.
 #
+# Then the same check against whole stacks run by `meshctl up`, on the
+# default ports and with --ephemeral-ports, told nothing but the gateway's
+# URL: discovery fetched from the gateway must name the gateway as issuer
+# (strictly equal, RFC 8414 §3.3) and every endpoint under it, so a client
+# following it never leaves the public door.
+#
 # Usage (from anywhere, after building the binaries):
-#   cargo build -p auth -p meshctl && auth/interop/run.sh
+#   cargo build --workspace --bins && auth/interop/run.sh
 # Environment: BIN_DIR (default target/debug), PYTHON (default python3).
 # Needs network access to PyPI for the pinned packages (requirements.txt).
 set -euo pipefail
@@ -13,9 +19,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="${BIN_DIR:-$root/target/debug}"
 python="${PYTHON:-python3}"
-for name in auth meshctl; do
+for name in auth meshctl accounts payments orders gateway; do
     if [[ ! -x "$bin/$name" ]]; then
-        echo "interop: $bin/$name is missing; run: cargo build -p auth -p meshctl" >&2
+        echo "interop: $bin/$name is missing; run: cargo build --workspace --bins" >&2
         exit 2
     fi
 done
@@ -101,3 +107,48 @@ if ! "$tmp/venv/bin/python" "$here/check.py" \
     cat "$tmp/auth.log" >&2
     exit 1
 fi
+
+# A stack as users run it, then Ctrl-C. $1: extra flags of `meshctl up`.
+check_stack() {
+    local data="$tmp/stack$1" gateway=""
+    "$bin/meshctl" up --data-dir "$data" --bin-dir "$bin" $1 >"$tmp/up.log" 2>&1 &
+    pid=$!
+    # At most 600 polls, 0.1 s apart, for the stack record `up` writes
+    # once every workload is ready.
+    for _ in $(seq 1 600); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "interop: meshctl up $1 exited during start-up:" >&2
+            cat "$tmp/up.log" >&2
+            exit 1
+        fi
+        if [[ -s "$data/stack.json" ]]; then
+            gateway="$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["gateway"])' "$data/stack.json")"
+            break
+        fi
+        sleep 0.1
+    done
+    if [[ -z "$gateway" ]]; then
+        echo "interop: meshctl up $1 did not become ready:" >&2
+        cat "$tmp/up.log" >&2
+        exit 1
+    fi
+    echo "interop: discovery through the gateway of meshctl up $1 ($gateway)"
+    if ! "$tmp/venv/bin/python" "$here/check.py" \
+        --issuer "$gateway" \
+        --ca "$data/certs/ca.pem" \
+        --credentials "$data/auth/demo-credentials.json" \
+        --client-id loadgen; then
+        cat "$tmp/up.log" >&2
+        exit 1
+    fi
+    kill -INT "$pid"
+    wait "$pid"
+    pid=""
+}
+
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+pid=""
+check_stack ""
+check_stack "--ephemeral-ports"
+echo "interop: every check passed"

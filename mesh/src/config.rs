@@ -202,8 +202,11 @@ impl Default for Limits {
 /// How tokens are validated and where the keys come from.
 #[derive(Debug, Clone, Args)]
 pub struct JwtArgs {
-    /// The token issuer every `iss` must equal.
-    #[arg(long, env = "MESH_ISSUER", default_value = "https://127.0.0.1:7443")]
+    /// The public issuer URL every `iss` must equal: where clients reach
+    /// the OAuth endpoints, i.e. the gateway (tokens carry it, and auth's
+    /// discovery document names every endpoint under it). Workloads never
+    /// fetch from it: their keys come over the mesh's mutual TLS.
+    #[arg(long, env = "MESH_ISSUER", default_value = "https://127.0.0.1:8443")]
     pub issuer: String,
 
     /// The audience that must be in every token's `aud` [default: the workload name].
@@ -270,7 +273,7 @@ pub enum TokenModeArg {
 impl Default for JwtArgs {
     fn default() -> Self {
         Self {
-            issuer: "https://127.0.0.1:7443".to_owned(),
+            issuer: "https://127.0.0.1:8443".to_owned(),
             audience: None,
             jwt_algorithms: vec![
                 jsonwebtoken::Algorithm::ES256,

@@ -76,6 +76,13 @@ pub(crate) struct UpArgs {
     /// limits (`meshctl load --scenario direct` needs it). Off by default.
     #[arg(long)]
     load_test: bool,
+
+    /// The public issuer URL: what tokens carry as `iss` and what the
+    /// discovery document names as every endpoint, so it must be where
+    /// clients reach the gateway [default: the gateway's own URL,
+    /// https://127.0.0.1:8443, or its kernel-chosen port].
+    #[arg(long, env = "MESH_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 /// The workload `meshctl load` presents on direct calls.
@@ -99,12 +106,18 @@ pub(crate) async fn run(args: &UpArgs) -> anyhow::Result<()> {
             .context("meshctl's directory")?
             .to_owned(),
     };
+    let ports = Ports::new(args.ephemeral_ports)?;
+    let public_url = match &args.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("https://{}", ports.gateway),
+    };
     let plan = Plan {
         data,
         bin_dir: &bin_dir,
         certs_dir: &certs_dir,
         logs: &logs,
-        ports: Ports::new(args.ephemeral_ports),
+        ports,
+        public_url,
         trust_domain: pki.trust_domain().to_string(),
         load_test: args.load_test,
     };
@@ -169,11 +182,24 @@ fn lock(data: &Path) -> anyhow::Result<Flock<std::fs::File>> {
 /// The listen addresses of every workload.
 struct Ports {
     ephemeral: bool,
+    /// The gateway's public address, known before anything starts: the
+    /// issuer URL every workload is given names it.
+    gateway: SocketAddr,
 }
 
 impl Ports {
-    fn new(ephemeral: bool) -> Self {
-        Self { ephemeral }
+    /// With `ephemeral`, the gateway's port is picked now (bound and freed
+    /// at once); a process taking it meanwhile makes the start fail with
+    /// the usual hint, and a second try picks another.
+    fn new(ephemeral: bool) -> anyhow::Result<Self> {
+        let gateway = if ephemeral {
+            std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|listener| listener.local_addr())
+                .context("cannot pick a port for the gateway")?
+        } else {
+            SocketAddr::from(([127, 0, 0, 1], GATEWAY_HTTPS_PORT))
+        };
+        Ok(Self { ephemeral, gateway })
     }
 
     fn at(&self, port: u16) -> String {
@@ -189,6 +215,8 @@ struct Plan<'a> {
     certs_dir: &'a Path,
     logs: &'a Path,
     ports: Ports,
+    /// The public issuer URL (`MESH_ISSUER` of every workload).
+    public_url: String,
     trust_domain: String,
     /// `--load-test`: the services admit [`LOAD_TEST_PEER`] to their public RPCs.
     load_test: bool,
@@ -216,6 +244,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
             ("MESH_TRUST_DOMAIN", plan.trust_domain.clone()),
             ("MESH_LISTEN", ports.at(w.grpc_port)),
             ("MESH_ADMIN_LISTEN", ports.at(w.admin_port)),
+            ("MESH_ISSUER", plan.public_url.clone()),
             ("RUST_LOG", log_filter()),
         ]
     };
@@ -286,7 +315,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
 
     let mut env = common(GATEWAY);
     env.push(("MESH_AUTH_ADDR", auth_grpc));
-    env.push(("GATEWAY_LISTEN", ports.at(GATEWAY_HTTPS_PORT)));
+    env.push(("GATEWAY_LISTEN", ports.gateway.to_string()));
     env.push(("AUTH_HTTP_ADDR", auth_https));
     env.push(("ACCOUNTS_ADDR", accounts));
     env.push(("PAYMENTS_ADDR", payments));

@@ -12,9 +12,10 @@ async fn the_metadata_names_the_issuer_endpoints_grants_and_algorithms() {
         let reply = auth.client().get(path).await;
         assert_eq!(reply.status, 200);
         let meta = reply.json();
-        // The mesh-wide --issuer, whose default names the default HTTPS port.
+        // The mesh-wide --issuer, whose default is the gateway's default
+        // public URL: clients reach every endpoint through it.
         let issuer = &auth.issuer;
-        assert_eq!(issuer, "https://127.0.0.1:7443");
+        assert_eq!(issuer, "https://127.0.0.1:8443");
         assert_eq!(meta["issuer"], *issuer);
         assert_eq!(meta["token_endpoint"], format!("{issuer}/oauth2/token"));
         assert_eq!(meta["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
