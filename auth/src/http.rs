@@ -63,6 +63,8 @@ pub(crate) fn router(auth: Arc<Authority>) -> Router {
             "/admin/clients/{id}/secret/finish",
             post(admin::finish_secret),
         )
+        // Each request's span is named by its route, never by a raw path.
+        .route_layer(axum::middleware::from_fn(mesh::https::named_by_route))
         .with_state(auth)
 }
 

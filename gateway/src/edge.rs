@@ -62,6 +62,7 @@ pub(crate) async fn admit(
         gw.limits.check_ip(ip)?;
     }
     gw.metrics.auth_failure(refusal.reason());
+    mesh::https::refused(refusal.reason());
     tracing::warn!(
         reason = refusal.reason(),
         "refused a request at the edge: {refusal}"

@@ -58,6 +58,7 @@ async fn proxy(
     let route = gw.routes.by_grpc_path(parts.uri.path()).ok_or_else(|| {
         GatewayError::not_found(format!("{} is not a public RPC", parts.uri.path()))
     })?;
+    mesh::https::record_rpc(&route.grpc_path);
     let caller = edge::admit(gw, &parts.headers, parts.uri.query(), ip).await?;
     let upstream = gw.upstreams.get(&route.workload).ok_or_else(|| {
         GatewayError::internal(format!("no upstream configured for {}", route.workload))

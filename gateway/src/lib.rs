@@ -238,7 +238,11 @@ fn router(gateway: Arc<Gateway>) -> Router {
     for path in reflection::PATHS {
         router = router.route(path, any(self_description));
     }
-    router.fallback(api).with_state(gateway)
+    router
+        // Fixed routes name their span; the API names its own by template.
+        .route_layer(axum::middleware::from_fn(mesh::https::named_by_route))
+        .fallback(api)
+        .with_state(gateway)
 }
 
 async fn openapi_json(State(gw): State<Arc<Gateway>>) -> Response {
@@ -267,6 +271,7 @@ async fn oauth_passthrough(State(gw): State<Arc<Gateway>>, request: Request<Body
 
 /// Reflection and health: answered here, limited per source address.
 async fn self_description(State(gw): State<Arc<Gateway>>, request: Request<Body>) -> Response {
+    mesh::https::record_rpc(request.uri().path());
     if let Some(ip) = source_ip(&request)
         && let Err(error) = gw.limits.check_ip(ip)
     {
@@ -281,31 +286,16 @@ async fn self_description(State(gw): State<Arc<Gateway>>, request: Request<Body>
 async fn api(State(gw): State<Arc<Gateway>>, mut request: Request<Body>) -> Response {
     let ip = source_ip(&request);
     edge::strip_mesh_headers(request.headers_mut());
-    // The edge span starts the trace (or continues a client's traceparent);
-    // every upstream call made inside it carries it on.
-    let span = tracing::info_span!(
-        "gateway",
-        otel.name = %format!("{} {}", request.method(), request.uri().path()),
-        otel.kind = "server",
-        http.request.method = %request.method(),
-        url.path = %request.uri().path(),
-        trace_id = tracing::field::Empty,
-    );
-    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(
-        &span,
-        mesh::telemetry::extract(request.headers()),
-    );
-    mesh::telemetry::record_trace_id(&span);
-    let handled = async {
-        if grpc::is_grpc(&request) {
-            return grpc::handle(&gw, request, ip).await;
-        }
-        match tokio::time::timeout(gw.request_timeout, rest::handle(&gw, request, ip)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => error.into_response(),
-            Err(_) => GatewayError::from_status(&tonic::Status::deadline_exceeded("timed out"))
-                .into_response(),
-        }
-    };
-    tracing::Instrument::instrument(handled, span).await
+    // The public port's SERVER span (mesh::https) is current: it
+    // continues the client's traceparent, and every upstream call made
+    // here is its child. Handlers name it by route once they know it.
+    if grpc::is_grpc(&request) {
+        return grpc::handle(&gw, request, ip).await;
+    }
+    match tokio::time::timeout(gw.request_timeout, rest::handle(&gw, request, ip)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => GatewayError::from_status(&tonic::Status::deadline_exceeded("timed out"))
+            .into_response(),
+    }
 }

@@ -190,7 +190,7 @@ impl AuthProxy {
             .parse()
             .map_err(|e: http::uri::InvalidUri| GatewayError::internal(e.to_string()))?;
         let mut forward = Request::builder()
-            .method(parts.method)
+            .method(parts.method.clone())
             .uri(uri)
             .body(Full::new(body))
             .map_err(|e| GatewayError::internal(e.to_string()))?;
@@ -202,10 +202,15 @@ impl AuthProxy {
         if let Some(ip) = ip {
             forward.headers_mut().insert(FORWARDED_FOR, ip_header(ip));
         }
-        let reply = self.client.request(forward).await.map_err(|e| {
+        let url = forward.uri().to_string();
+        let span = mesh::telemetry::http_client_span(&parts.method, &url, &self.authority);
+        mesh::telemetry::inject(&span, forward.headers_mut());
+        let reply = tracing::Instrument::instrument(self.client.request(forward), span.clone());
+        let reply = reply.await.map_err(|e| {
             tracing::warn!(error = %e, "auth is unreachable");
             GatewayError::from_status(&tonic::Status::unavailable("auth is unreachable"))
         })?;
+        mesh::telemetry::record_http_status(&span, reply.status());
         let (reply_parts, reply_body) = reply.into_parts();
         let bytes = reply_body
             .collect()

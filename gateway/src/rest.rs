@@ -28,7 +28,10 @@ pub(crate) async fn handle(
 ) -> Result<Response, GatewayError> {
     let (parts, body) = request.into_parts();
     let (route, bound) = match gw.routes.lookup(&parts.method, parts.uri.path()) {
-        Lookup::Found(route, bound) => (route, bound),
+        Lookup::Found(route, bound) => {
+            mesh::https::record_route(&parts.method, route.template.as_str());
+            (route, bound)
+        }
         Lookup::MethodNotAllowed(allowed) => {
             let allowed: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
             return Err(GatewayError::method_not_allowed(format!(

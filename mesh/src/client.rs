@@ -29,9 +29,11 @@ use crate::{identity::SpiffeId, tls::MeshTls};
 
 mod connect;
 mod propagate;
+mod traced;
 
 pub use connect::{connect, server_name};
 pub use propagate::{Exchanger, MeshChannel, TokenMode};
+pub use traced::ClientBody;
 
 /// Connections kept per upstream.
 const POOL_SIZE: usize = 4;
@@ -40,6 +42,8 @@ const POOL_SIZE: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Upstream {
     name: Arc<str>,
+    /// `host:port`, for the CLIENT spans of calls to it.
+    addr: Arc<str>,
     channels: Arc<[Channel]>,
     next: Arc<AtomicUsize>,
     tokens: Arc<TokenMode>,
@@ -75,6 +79,7 @@ impl Upstream {
             .collect();
         Ok(Self {
             name: name.into(),
+            addr: addr.into(),
             channels,
             next: Arc::new(AtomicUsize::new(0)),
             tokens: Arc::new(TokenMode::None),
@@ -91,7 +96,12 @@ impl Upstream {
     /// credentials and deadline attached to requests made with
     /// [`crate::Caller::request`].
     pub fn channel(&self) -> MeshChannel {
-        MeshChannel::new(self.raw_channel(), self.tokens.clone(), self.name.clone())
+        MeshChannel::new(
+            self.raw_channel(),
+            self.tokens.clone(),
+            self.name.clone(),
+            self.addr.clone(),
+        )
     }
 
     /// The next channel of the pool without anything attached.

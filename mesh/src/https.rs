@@ -7,6 +7,7 @@
 //! request extension, exactly as on the gRPC port.
 
 mod idle;
+mod span;
 
 use std::{convert::Infallible, future::Future, io, sync::Arc, time::Duration};
 
@@ -22,6 +23,9 @@ use tokio::{
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use tracing::Instrument;
+
+pub use span::{named_by_route, record_grant_type, record_route, record_rpc, refused};
 
 use crate::{
     config::Limits,
@@ -173,11 +177,18 @@ async fn serve_connection(
             req.extensions_mut().insert(info.clone());
             let in_flight = activity.start();
             let app = app.clone();
+            let span = span::server_span(&req, remote_addr);
             async move {
-                let response = app.oneshot(req).await?;
+                let response = app.oneshot(req).instrument(span.clone()).await?;
+                span::record_status(&span, response.status());
+                span::record_grpc_status(&span, response.headers());
                 Ok::<_, Infallible>(response.map(|body| {
+                    // The span ends with the body; a gRPC status comes last.
                     axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
                         let _in_flight = &in_flight;
+                        if let Some(trailers) = frame.trailers_ref() {
+                            span::record_grpc_status(&span, trailers);
+                        }
                         frame
                     }))
                 }))

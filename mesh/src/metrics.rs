@@ -171,6 +171,8 @@ impl Metrics {
             .auth_failures
             .get_or_create(&ReasonLabel { reason })
             .inc();
+        // The same event on the span that refused, so its trace says why.
+        tracing::warn!(target: crate::telemetry::SPAN_EVENTS, reason, "auth.failure");
     }
 
     /// Counts a request the policy table denied.
@@ -180,6 +182,7 @@ impl Metrics {
             reason,
         };
         self.inner.authz_denied.get_or_create(&labels).inc();
+        tracing::warn!(target: crate::telemetry::SPAN_EVENTS, reason, "authz.denied");
     }
 
     /// Counts a request refused by a rate limit keyed on `key`.
@@ -188,6 +191,7 @@ impl Metrics {
             .ratelimit_rejected
             .get_or_create(&KeyLabel { key })
             .inc();
+        tracing::warn!(target: crate::telemetry::SPAN_EVENTS, key, "ratelimit.rejected");
     }
 
     /// Counts a failed inbound TLS handshake.

@@ -213,7 +213,9 @@ impl Server {
                 // The exchanger shares the validator's revocations, so it
                 // never hands on a token exchanged from a revoked one.
                 let revocations = self.validator()?.revocations().cloned();
-                TokenMode::Exchange(Exchanger::new(auth.raw_channel(), revocations))
+                // Exchanges are calls of their own: a CLIENT span each, in
+                // the caller's trace.
+                TokenMode::Exchange(Exchanger::new(auth.channel(), revocations))
             }
         };
         Ok(Upstream::new(&self.tls, name, addr)?.with_tokens(mode))

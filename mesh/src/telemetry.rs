@@ -8,8 +8,19 @@
 //!   name) and `OTEL_RESOURCE_ATTRIBUTES` are honoured. The W3C trace
 //!   context crosses every hop in gRPC metadata.
 //!
+//! Spans follow the OpenTelemetry semantic conventions v1.27 (HTTP stable,
+//! RPC/gRPC as of that release): SERVER spans named by route template or
+//! `service/method`, CLIENT spans on every outgoing call of the kit, the
+//! resource with `service.name`, `service.version` and
+//! `service.instance.id`, and no attribute of the tracing machinery itself
+//! (`code.*`, `thread.*`, timings, targets, the logs' `trace_id`).
+//! Security refusals are span events (`auth.failure`, `authz.denied`, with
+//! their reason) on the span that refused.
+//!
 //! Tokens and secrets are never span or log fields.
 
+mod client;
+mod export;
 mod rpc;
 
 use std::sync::OnceLock;
@@ -28,7 +39,13 @@ use opentelemetry_sdk::{
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
+pub(crate) use client::record_status as record_client_status;
+pub use client::{client_span, http_client_span, inject, record_http_status};
 pub use rpc::{RpcLayer, RpcService};
+
+/// The target of events meant for traces only (span events), kept out of
+/// the logs, which already say the same in words.
+pub const SPAN_EVENTS: &str = "mesh::span_event";
 
 use crate::config::LogFormat;
 
@@ -43,10 +60,21 @@ pub fn init(format: LogFormat, workload: &str) {
         LogFormat::Text => fmt::layer().with_target(false).boxed(),
         LogFormat::Json => fmt::layer().json().flatten_event(true).boxed(),
     };
+    let logs = logs.with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target() != SPAN_EVENTS
+    }));
     let traces = tracer_provider(workload).map(|provider| {
         let tracer = provider.tracer("mesh");
         let _ = PROVIDER.set(provider);
-        tracing_opentelemetry::layer().with_tracer(tracer)
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            // None of the machinery: source locations, threads, busy/idle
+            // times, targets and levels are noise in a trace.
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_target(false)
+            .with_level(false)
     });
     let installed = tracing_subscriber::registry()
         .with(filter)
@@ -56,6 +84,32 @@ pub fn init(format: LogFormat, workload: &str) {
     if installed.is_ok() {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     }
+}
+
+/// For command-line tools: traces only, no log output (their standard
+/// output is their answer), exported when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+/// set. Returns whether spans are exported. Call [`flush`] before exit.
+pub fn init_traces(service: &str) -> bool {
+    let Some(provider) = tracer_provider(service) else {
+        return false;
+    };
+    let tracer = provider.tracer("mesh");
+    let _ = PROVIDER.set(provider);
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false);
+    let installed = tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(traces)
+        .try_init();
+    if installed.is_ok() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    }
+    installed.is_ok()
 }
 
 /// An OTLP/gRPC exporter to `OTEL_EXPORTER_OTLP_ENDPOINT`, if set.
@@ -75,10 +129,14 @@ fn tracer_provider(workload: &str) -> Option<SdkTracerProvider> {
             return None;
         }
     };
-    let mut resource = Resource::builder();
+    let mut resource = Resource::builder().with_attributes([
+        opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+        opentelemetry::KeyValue::new("service.instance.id", uuid::Uuid::new_v4().to_string()),
+    ]);
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name(workload.to_owned());
     }
+    let exporter = export::Scrubbed(exporter);
     Some(
         SdkTracerProvider::builder()
             .with_span_processor(BatchSpanProcessor::builder(exporter, Tokio).build())

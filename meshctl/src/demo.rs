@@ -54,12 +54,16 @@ struct Report {
 }
 
 pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    let traces = mesh::telemetry::init_traces("meshctl");
     let gateway = args.stack.connect()?;
     let mut report = Report {
         gateway: gateway.base.clone(),
         ..Report::default()
     };
     let walked = walk(&gateway, &mut report, !args.json).await;
+    if traces {
+        mesh::telemetry::flush();
+    }
     report.ok = walked.is_ok() && report.steps.iter().all(|s| s.ok);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -240,7 +244,10 @@ async fn walk(gw: &Gateway, report: &mut Report, print: bool) -> anyhow::Result<
         return Ok(());
     }
 
-    let (trace_id, traceparent) = traceparent();
+    // The order's trace starts here: a root span of the demo's own when
+    // traces are exported, so the trace has no missing parent.
+    let root = tracing::info_span!("meshctl.demo", otel.name = "meshctl demo: place an order");
+    let (trace_id, traceparent) = traced(&root).unwrap_or_else(traceparent);
     let order = json!({
         "accountId": account,
         "currency": "EUR",
@@ -256,6 +263,7 @@ async fn walk(gw: &Gateway, report: &mut Report, print: bool) -> anyhow::Result<
         Some(&traceparent),
     )
     .await?;
+    drop(root);
     report.trace_id = Some(trace_id);
     let order_id = reply.body["orderId"]
         .as_str()
@@ -374,6 +382,16 @@ async fn walk(gw: &Gateway, report: &mut Report, print: bool) -> anyhow::Result<
     );
     step(report, "forged token", reply.status, result);
     Ok(())
+}
+
+/// `span`'s trace id and the `traceparent` that continues it, when spans
+/// are exported.
+fn traced(span: &tracing::Span) -> Option<(String, String)> {
+    let mut headers = http::HeaderMap::new();
+    mesh::telemetry::inject(span, &mut headers);
+    let header = headers.get("traceparent")?.to_str().ok()?.to_owned();
+    let trace_id = header.split('-').nth(1)?.to_owned();
+    Some((trace_id, header))
 }
 
 /// A fresh W3C trace context: the trace id and the `traceparent` header

@@ -36,6 +36,7 @@ async fn handle(auth: &Authority, request: Request) -> Result<TokenResponse, Err
     let (parts, form) = Form::read(request).await?;
     let grant =
         GrantType::parse(form.required("grant_type")?).ok_or(Error::UnsupportedGrantType)?;
+    mesh::https::record_grant_type(grant.label());
     let now = auth.clock.now();
     if grant == GrantType::Password && !auth.settings.password_grant {
         return Err(Error::UnsupportedGrantType);

@@ -26,7 +26,9 @@ use quick_cache::sync::Cache;
 use tokio::time::Instant;
 use tonic::{Status, body::Body, transport::Channel};
 use tower::Service;
+use tracing::Span;
 
+use super::ClientBody;
 use crate::jwt::{Caller, Revocations};
 
 /// Time kept back from the caller's deadline for the hop itself.
@@ -53,7 +55,7 @@ type ExchangeKey = ([u8; 32], Arc<str>);
 /// Exchanges caller tokens at `auth` (RFC 8693) and caches the results.
 #[derive(Debug, Clone)]
 pub struct Exchanger {
-    auth: Channel,
+    auth: MeshChannel,
     cache: Arc<Cache<ExchangeKey, (Arc<str>, Instant)>>,
     /// Checked before the cache: a cached token exchanged from a revoked
     /// one is never handed on (the validator already refused the caller's
@@ -64,7 +66,7 @@ pub struct Exchanger {
 impl Exchanger {
     /// Exchanges through `auth`, a channel to the `auth` workload,
     /// refusing callers whose token `revocations` holds.
-    pub fn new(auth: Channel, revocations: Option<Arc<Revocations>>) -> Self {
+    pub fn new(auth: MeshChannel, revocations: Option<Arc<Revocations>>) -> Self {
         Self {
             auth,
             cache: Arc::new(Cache::new(10_000)),
@@ -118,20 +120,28 @@ pub struct MeshChannel {
     mode: Arc<TokenMode>,
     /// The upstream's workload name: the audience of exchanged tokens.
     audience: Arc<str>,
+    /// The upstream's `host:port`.
+    server: Arc<str>,
 }
 
 impl MeshChannel {
-    pub(crate) fn new(inner: Channel, mode: Arc<TokenMode>, audience: Arc<str>) -> Self {
+    pub(crate) fn new(
+        inner: Channel,
+        mode: Arc<TokenMode>,
+        audience: Arc<str>,
+        server: Arc<str>,
+    ) -> Self {
         Self {
             inner,
             mode,
             audience,
+            server,
         }
     }
 }
 
 impl Service<http::Request<Body>> for MeshChannel {
-    type Response = http::Response<Body>;
+    type Response = http::Response<ClientBody>;
     type Error = tonic::transport::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -143,19 +153,23 @@ impl Service<http::Request<Body>> for MeshChannel {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (mode, audience) = (self.mode.clone(), self.audience.clone());
-        // The trace continues upstream whether or not a caller is attached.
-        crate::telemetry::inject_current(req.headers_mut());
+        // A CLIENT span per call, child of the span the call is made in;
+        // the trace continues upstream from it, caller or not.
+        let span = crate::telemetry::client_span(req.uri().path(), &self.server);
         Box::pin(async move {
+            let refuse = |span: Span, status: Status| Ok(ClientBody::finished(span, status));
             let Some(caller) = req.extensions().get::<Caller>().cloned() else {
-                return inner.call(req).await;
+                crate::telemetry::inject(&span, req.headers_mut());
+                return Ok(ClientBody::wrap(span, inner.call(req).await?));
             };
             if let Some(remaining) = caller.remaining() {
                 let Some(budget) = remaining
                     .checked_sub(DEADLINE_MARGIN)
                     .filter(|b| !b.is_zero())
                 else {
-                    return Ok(
-                        Status::deadline_exceeded("the caller's deadline has passed").into_http(),
+                    return refuse(
+                        span,
+                        Status::deadline_exceeded("the caller's deadline has passed"),
                     );
                 };
                 let millis = budget.as_millis().clamp(1, 99_999_999);
@@ -169,17 +183,18 @@ impl Service<http::Request<Body>> for MeshChannel {
                 TokenMode::Exchange(exchanger) => {
                     match exchanger.token_for(&caller, &audience).await {
                         Ok(token) => Some(token),
-                        Err(status) => return Ok(status.into_http()),
+                        Err(status) => return refuse(span, status),
                     }
                 }
             };
             if let Some(token) = token {
                 let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) else {
-                    return Ok(Status::internal("token is not a valid header value").into_http());
+                    return refuse(span, Status::internal("token is not a valid header value"));
                 };
                 req.headers_mut().insert(AUTHORIZATION, value);
             }
-            inner.call(req).await
+            crate::telemetry::inject(&span, req.headers_mut());
+            Ok(ClientBody::wrap(span, inner.call(req).await?))
         })
     }
 }

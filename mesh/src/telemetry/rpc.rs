@@ -6,6 +6,12 @@
 //! response headers for an immediate refusal and in the trailers otherwise,
 //! so the response body is wrapped, and the RPC is recorded (metric and
 //! span status) when the body ends or is dropped.
+//!
+//! The SERVER span follows the gRPC conventions: named
+//! `package.Service/Method`, `rpc.grpc.status_code` as a number, and an
+//! error status only for the codes that mean the server failed (a refusal
+//! such as PERMISSION_DENIED is the caller's problem, and its reason is an
+//! event on the span).
 
 use std::{
     pin::Pin,
@@ -84,7 +90,7 @@ where
             .unwrap_or(("unknown", "unknown"));
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %method,
+            otel.name = method.trim_start_matches('/'),
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
@@ -143,11 +149,10 @@ impl Drop for Record {
             self.start.elapsed().as_secs_f64(),
             trace_id,
         );
-        self.span.record("rpc.grpc.status_code", code);
-        self.span.record(
-            "otel.status_code",
-            if code == "OK" { "OK" } else { "ERROR" },
-        );
+        self.span.record("rpc.grpc.status_code", code_number(code));
+        if SERVER_ERRORS.contains(&code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
     }
 }
 
@@ -199,26 +204,50 @@ impl<B: Body> Body for MeteredBody<B> {
     }
 }
 
+/// The codes that mark a SERVER span as failed (semantic conventions, gRPC).
+const SERVER_ERRORS: &[&str] = &[
+    "UNKNOWN",
+    "DEADLINE_EXCEEDED",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+];
+
+/// The canonical code names, by number.
+const CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The number of a canonical code name.
+fn code_number(name: &str) -> i64 {
+    CODES
+        .iter()
+        .position(|c| *c == name)
+        .map_or(2, |n| n as i64)
+}
+
 /// The canonical name of a `grpc-status` value.
 fn code_name(value: &[u8]) -> &'static str {
-    match value {
-        b"0" => "OK",
-        b"1" => "CANCELLED",
-        b"2" => "UNKNOWN",
-        b"3" => "INVALID_ARGUMENT",
-        b"4" => "DEADLINE_EXCEEDED",
-        b"5" => "NOT_FOUND",
-        b"6" => "ALREADY_EXISTS",
-        b"7" => "PERMISSION_DENIED",
-        b"8" => "RESOURCE_EXHAUSTED",
-        b"9" => "FAILED_PRECONDITION",
-        b"10" => "ABORTED",
-        b"11" => "OUT_OF_RANGE",
-        b"12" => "UNIMPLEMENTED",
-        b"13" => "INTERNAL",
-        b"14" => "UNAVAILABLE",
-        b"15" => "DATA_LOSS",
-        b"16" => "UNAUTHENTICATED",
-        _ => "UNKNOWN",
-    }
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .and_then(|n| CODES.get(n).copied())
+        .unwrap_or("UNKNOWN")
 }
