@@ -131,9 +131,7 @@ impl Started {
         let public = TcpListener::bind(flags.public_listen)
             .await
             .with_context(|| format!("--public-listen {}: cannot listen", flags.public_listen))?;
-        let pool = prost_reflect::DescriptorPool::decode(mesh_proto::FILE_DESCRIPTOR_SET)
-            .context("the embedded descriptor set is unreadable")?;
-        let routes = RouteTable::from_pool(&pool).map_err(anyhow::Error::msg)?;
+        let routes = RouteTable::embedded().map_err(anyhow::Error::msg)?;
         let mut upstreams = HashMap::new();
         for (name, addr, flag) in [
             ("orders", &flags.orders_addr, "--orders-addr"),

@@ -95,8 +95,7 @@ mod tests {
     use super::*;
 
     fn table() -> RouteTable {
-        let pool = DescriptorPool::decode(mesh_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
-        RouteTable::from_pool(&pool).expect("routes")
+        RouteTable::embedded().expect("routes")
     }
 
     #[test]

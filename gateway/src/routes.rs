@@ -65,6 +65,13 @@ pub(crate) enum Lookup<'a> {
 }
 
 impl RouteTable {
+    /// The routes of the descriptor set built into `mesh-proto`.
+    pub(crate) fn embedded() -> Result<Self, String> {
+        let pool = DescriptorPool::decode(mesh_proto::FILE_DESCRIPTOR_SET)
+            .map_err(|e| format!("the embedded descriptor set is unreadable: {e}"))?;
+        Self::from_pool(&pool)
+    }
+
     /// Reads the annotations of every service in `pool`. The workload of a
     /// service is the first component of its package (`orders.v1` → `orders`).
     pub(crate) fn from_pool(pool: &DescriptorPool) -> Result<Self, String> {
@@ -174,8 +181,7 @@ mod tests {
     use super::*;
 
     fn table() -> RouteTable {
-        let pool = DescriptorPool::decode(mesh_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
-        RouteTable::from_pool(&pool).expect("routes")
+        RouteTable::embedded().expect("routes")
     }
 
     #[test]

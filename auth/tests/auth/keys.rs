@@ -17,21 +17,6 @@ const FLAGS: &[&str] = &[
     "30s",
 ];
 
-/// ada's admin token for the auth audience.
-async fn admin_token(auth: &TestAuth) -> String {
-    let login = auth
-        .login(
-            "meshctl",
-            "ada",
-            &[("scope", "admin"), ("audience", "auth")],
-        )
-        .await;
-    login["access_token"]
-        .as_str()
-        .expect("admin token")
-        .to_owned()
-}
-
 async fn rotate(auth: &TestAuth, bearer: Option<&str>) -> Reply {
     auth.post_bearer("/admin/keys/rotate", bearer).await
 }
@@ -47,7 +32,7 @@ async fn a_rotated_key_is_published_ahead_and_retired_after_its_tokens_expire() 
     let old = auth.kids().await;
     assert_eq!(old.len(), 1);
     let old = old[0].clone();
-    let admin = admin_token(&auth).await;
+    let admin = auth.admin_token().await;
 
     let reply = rotate(&auth, Some(&admin)).await;
     assert_eq!(

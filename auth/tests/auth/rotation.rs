@@ -23,18 +23,6 @@ async fn as_client(auth: &TestAuth, id: &str, client_secret: &str) -> Reply {
         .await
 }
 
-/// `ada`'s admin token for auth.
-async fn admin_token(auth: &TestAuth) -> String {
-    let login = auth
-        .login(
-            "meshctl",
-            "ada",
-            &[("scope", "admin"), ("audience", "auth")],
-        )
-        .await;
-    login["access_token"].as_str().expect("token").to_owned()
-}
-
 /// POSTs `body` to `path` with `token` as bearer.
 async fn admin_post(auth: &TestAuth, path: &str, token: &str, body: &str) -> Reply {
     auth.client()
@@ -57,7 +45,7 @@ async fn a_rotation_keeps_both_secrets_valid_until_the_grace_ends() {
     // Verified once, so it sits in the verified-secret cache.
     assert_eq!(as_client(&auth, "loadgen", &old).await.status, 200);
 
-    let token = admin_token(&auth).await;
+    let token = auth.admin_token().await;
     let reply = admin_post(
         &auth,
         "/admin/clients/loadgen/secret",
@@ -114,7 +102,7 @@ async fn a_rotation_keeps_both_secrets_valid_until_the_grace_ends() {
 async fn finish_retires_the_previous_secret_at_once() {
     let auth = TestAuth::start_with(Options::args(ENABLED)).await;
     let old = secret("loadgen");
-    let token = admin_token(&auth).await;
+    let token = auth.admin_token().await;
     let reply = admin_post(&auth, "/admin/clients/loadgen/secret", &token, "").await;
     let new = reply.json()["client_secret"]
         .as_str()
@@ -154,7 +142,7 @@ async fn only_admins_rotate_and_bad_requests_change_nothing() {
     let staff = maria["access_token"].as_str().expect("token");
     assert_eq!(admin_post(&auth, path, staff, "").await.status, 403);
 
-    let token = admin_token(&auth).await;
+    let token = auth.admin_token().await;
     for body in [
         "grace_seconds=-1",
         "grace_seconds=99999999",

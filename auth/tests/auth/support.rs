@@ -281,6 +281,21 @@ impl TestAuth {
         reply.json()
     }
 
+    /// ada's admin token for the auth audience (needs the password grant).
+    pub(crate) async fn admin_token(&self) -> String {
+        let login = self
+            .login(
+                "meshctl",
+                "ada",
+                &[("scope", "admin"), ("audience", "auth")],
+            )
+            .await;
+        login["access_token"]
+            .as_str()
+            .expect("admin token")
+            .to_owned()
+    }
+
     /// Introspects `token` as client `id`.
     pub(crate) async fn introspect(&self, id: &str, token: &str) -> Value {
         let reply = post(
