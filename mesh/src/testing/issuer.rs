@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::jwt::{Clock, SystemClock};
 
 /// The issuer URL test tokens carry (the validator's default).
-pub const TEST_ISSUER: &str = "https://127.0.0.1:7443";
+pub const TEST_ISSUER: &str = "https://127.0.0.1:8443";
 
 enum Signer {
     Ec(EcdsaKeyPair),
