@@ -28,7 +28,7 @@ use crate::{
     identity::{IdentityError, PeerId},
     metrics::Metrics,
     peer::ConnInfo,
-    tls::{MeshTls, failure_reason},
+    tls::{HANDSHAKE_FAILURES, MeshTls, failure_reason},
 };
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open
@@ -61,6 +61,7 @@ pub async fn serve(
     // each holds a clone of `done` so the server knows when all have ended.
     let stop = CancellationToken::new();
     let (done, mut all_done) = mpsc::channel::<()>(1);
+    metrics.declare_tls_handshake_failures(&HANDSHAKE_FAILURES);
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;
     let timeouts = Timeouts {

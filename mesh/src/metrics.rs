@@ -4,6 +4,12 @@
 //! the families, a service may register its own in the same registry while
 //! it starts, and the admin port serves the result at `/metrics`. Every
 //! series carries a constant `service` label.
+//!
+//! Each part of a workload that counts a security event first *declares*
+//! the label values it can count (the `declare_*` methods), so those
+//! series are exported at 0 from the first scrape: `rate()` and `absent()`
+//! then tell "nothing happened" from "not scraped", and an alert sees the
+//! first event as an increase instead of a new series.
 
 use std::sync::Arc;
 
@@ -165,6 +171,53 @@ impl Metrics {
         )
     }
 
+    /// Exports `mesh_auth_failures_total{reason}` at 0 for each of `reasons`.
+    pub fn declare_auth_failures(&self, reasons: impl IntoIterator<Item = &'static str>) {
+        let labels = reasons.into_iter().map(|reason| ReasonLabel { reason });
+        declare(&self.inner.auth_failures, labels);
+    }
+
+    /// Exports `mesh_authz_denied_total{method,reason}` at 0 for each of `reasons`.
+    pub fn declare_authz_denials(&self, method: &str, reasons: &[&'static str]) {
+        let labels = reasons.iter().map(|&reason| DenialLabels {
+            method: method.to_owned(),
+            reason,
+        });
+        declare(&self.inner.authz_denied, labels);
+    }
+
+    /// Exports `mesh_ratelimit_rejected_total{key}` at 0 for each of `keys`.
+    pub fn declare_ratelimit_keys(&self, keys: &[&'static str]) {
+        declare(
+            &self.inner.ratelimit_rejected,
+            keys.iter().map(|&key| KeyLabel { key }),
+        );
+    }
+
+    /// Exports `mesh_tls_handshake_failures_total{reason}` at 0 for each of `reasons`.
+    pub(crate) fn declare_tls_handshake_failures(&self, reasons: &[&'static str]) {
+        let labels = reasons.iter().map(|&reason| ReasonLabel { reason });
+        declare(&self.inner.tls_handshake_failures, labels);
+    }
+
+    /// Exports `mesh_jwks_refresh_total{result}` at 0 for each of `results`.
+    pub(crate) fn declare_jwks_refreshes(&self, results: &[&'static str]) {
+        let labels = results.iter().map(|&result| ResultLabel { result });
+        declare(&self.inner.jwks_refresh, labels);
+    }
+
+    /// Exports `mesh_revocation_refresh_total{result}` at 0 for each of `results`.
+    pub(crate) fn declare_revocation_refreshes(&self, results: &[&'static str]) {
+        let labels = results.iter().map(|&result| ResultLabel { result });
+        declare(&self.inner.revocation_refresh, labels);
+    }
+
+    /// Exports `mesh_cert_reloads_total{result}` at 0 for each of `results`.
+    pub(crate) fn declare_cert_reloads(&self, results: &[&'static str]) {
+        let labels = results.iter().map(|&result| ResultLabel { result });
+        declare(&self.inner.cert_reloads, labels);
+    }
+
     /// Counts a request refused as unauthenticated.
     pub fn auth_failure(&self, reason: &'static str) {
         self.inner
@@ -240,6 +293,17 @@ impl Metrics {
             .cert_reloads
             .get_or_create(&ResultLabel { result })
             .inc();
+    }
+}
+
+/// Creates the series of `family` for each of `labels`, at 0 if new.
+fn declare<L>(family: &Family<L, Counter>, labels: impl IntoIterator<Item = L>)
+where
+    L: Clone + std::hash::Hash + Eq,
+{
+    for label in labels {
+        // Creating the series is the point; the guard is dropped at once.
+        drop(family.get_or_create(&label));
     }
 }
 

@@ -144,6 +144,9 @@ impl Policy {
     }
 }
 
+/// The reasons a listed RPC is denied, exported at 0 per method from the start.
+const DENIALS: [&str; 3] = ["peer_not_allowed", "missing_scope", "missing_role"];
+
 /// Adds [`AuthorizeService`] to a stack; it must sit after [`crate::PeerIdLayer`].
 #[derive(Debug, Clone)]
 pub struct AuthorizeLayer {
@@ -154,6 +157,10 @@ pub struct AuthorizeLayer {
 impl AuthorizeLayer {
     /// Enforces `policy`; denials are counted in `mesh_authz_denied_total`.
     pub fn new(policy: Arc<Policy>, metrics: Metrics) -> Self {
+        metrics.declare_authz_denials("unknown", &["no_rule"]);
+        for method in policy.methods() {
+            metrics.declare_authz_denials(method, &DENIALS);
+        }
         Self { policy, metrics }
     }
 }

@@ -19,7 +19,7 @@ use rustls::crypto::CryptoProvider;
 
 use crate::identity::{SpiffeId, TrustDomain};
 
-pub(crate) use handshake::failure_reason;
+pub(crate) use handshake::{REASONS as HANDSHAKE_FAILURES, failure_reason};
 pub(crate) use material::Material;
 pub use material::{TlsError, load_roots};
 pub use private::{OpenKeyFile, check_key_file};

@@ -15,6 +15,7 @@ pub(crate) fn spawn_reloader(
     metrics: Metrics,
 ) -> tokio::task::JoinHandle<()> {
     metrics.set_cert_expiry(tls.not_after());
+    metrics.declare_cert_reloads(&["ok", "error"]);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
