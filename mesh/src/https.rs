@@ -28,6 +28,7 @@ use crate::{
     identity::{IdentityError, PeerId},
     metrics::Metrics,
     peer::ConnInfo,
+    telemetry::HttpLayer,
     tls::{HANDSHAKE_FAILURES, MeshTls, failure_reason},
 };
 
@@ -62,6 +63,8 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let (done, mut all_done) = mpsc::channel::<()>(1);
     metrics.declare_tls_handshake_failures(&HANDSHAKE_FAILURES);
+    // Count and time every request: the SLIs of the edge's SLOs.
+    let app = app.layer(HttpLayer::new(metrics.clone()));
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;
     let timeouts = Timeouts {

@@ -16,8 +16,11 @@ use std::sync::Arc;
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{
-        counter::Counter, exemplar::HistogramWithExemplars, family::Family, gauge::Gauge,
-        histogram::exponential_buckets,
+        counter::Counter,
+        exemplar::HistogramWithExemplars,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
 };
@@ -54,6 +57,12 @@ struct RpcLabels {
     code: &'static str,
 }
 
+/// The label of an HTTP request: its status code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    code: u16,
+}
+
 /// The exemplar of a latency observation: the trace it belongs to.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TraceLabel {
@@ -67,6 +76,16 @@ type LatencyHistogram = HistogramWithExemplars<TraceLabel>;
 fn latency_histogram() -> LatencyHistogram {
     HistogramWithExemplars::new(exponential_buckets(0.000_1, 2.0, 18))
 }
+
+/// Buckets of the HTTP latency SLI: round numbers, so that the SLO's
+/// threshold (`le="0.5"`) is a bucket boundary.
+const HTTP_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Server faults, exported at 0 from the start so an SLO's error ratio
+/// is 0, not missing, while all is well.
+const SERVER_FAULTS: [u16; 4] = [500, 502, 503, 504];
 
 /// Security and transport metrics shared by every layer of a workload.
 /// Cheap to clone: all clones count into the same series.
@@ -87,6 +106,8 @@ struct Families {
     cert_reloads: Family<ResultLabel, Counter>,
     rpc_requests: Family<RpcLabels, Counter>,
     rpc_duration: Family<RpcLabels, LatencyHistogram, fn() -> LatencyHistogram>,
+    http_requests: Family<StatusLabel, Counter>,
+    http_duration: Histogram,
 }
 
 impl Default for Families {
@@ -102,6 +123,8 @@ impl Default for Families {
             cert_reloads: Family::default(),
             rpc_requests: Family::default(),
             rpc_duration: Family::new_with_constructor(latency_histogram),
+            http_requests: Family::default(),
+            http_duration: Histogram::new(HTTP_BUCKETS),
         }
     }
 }
@@ -162,6 +185,20 @@ impl Metrics {
             "mesh_rpc_duration_seconds",
             "Time to serve an RPC, by method and gRPC status code",
             families.rpc_duration.clone(),
+        );
+        registry.register(
+            "mesh_http_requests",
+            "Requests served on an HTTPS port (public edge, OAuth), by status code",
+            families.http_requests.clone(),
+        );
+        registry.register(
+            "mesh_http_request_duration_seconds",
+            "Time to answer a request on an HTTPS port",
+            families.http_duration.clone(),
+        );
+        declare(
+            &families.http_requests,
+            SERVER_FAULTS.map(|code| StatusLabel { code }),
         );
         (
             Self {
@@ -285,6 +322,15 @@ impl Metrics {
             .rpc_duration
             .get_or_create(&labels)
             .observe(seconds, exemplar, None);
+    }
+
+    /// Records one request answered on an HTTPS port.
+    pub fn http(&self, code: u16, seconds: f64) {
+        self.inner
+            .http_requests
+            .get_or_create(&StatusLabel { code })
+            .inc();
+        self.inner.http_duration.observe(seconds);
     }
 
     /// Counts an attempt to load rotated certificate files.

@@ -10,6 +10,7 @@
 //!
 //! Tokens and secrets are never span or log fields.
 
+mod edge;
 mod rpc;
 
 use std::sync::OnceLock;
@@ -28,6 +29,7 @@ use opentelemetry_sdk::{
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
+pub use edge::{HttpLayer, HttpService};
 pub use rpc::{RpcLayer, RpcService};
 
 use crate::config::LogFormat;
