@@ -103,6 +103,7 @@ struct Families {
     jwks_refresh: Family<ResultLabel, Counter>,
     revocation_refresh: Family<ResultLabel, Counter>,
     cert_expiry: Gauge,
+    cert_start: Gauge,
     cert_reloads: Family<ResultLabel, Counter>,
     rpc_requests: Family<RpcLabels, Counter>,
     rpc_duration: Family<RpcLabels, LatencyHistogram, fn() -> LatencyHistogram>,
@@ -120,6 +121,7 @@ impl Default for Families {
             jwks_refresh: Family::default(),
             revocation_refresh: Family::default(),
             cert_expiry: Gauge::default(),
+            cert_start: Gauge::default(),
             cert_reloads: Family::default(),
             rpc_requests: Family::default(),
             rpc_duration: Family::new_with_constructor(latency_histogram),
@@ -170,6 +172,11 @@ impl Metrics {
             "mesh_cert_expiry_timestamp_seconds",
             "When the workload certificate in use expires (Unix time)",
             families.cert_expiry.clone(),
+        );
+        registry.register(
+            "mesh_cert_not_before_timestamp_seconds",
+            "When the workload certificate in use became valid (Unix time): its lifetime, with the expiry",
+            families.cert_start.clone(),
         );
         registry.register(
             "mesh_cert_reloads",
@@ -304,9 +311,10 @@ impl Metrics {
             .inc();
     }
 
-    /// Records when the certificate in use expires.
-    pub fn set_cert_expiry(&self, unix_seconds: i64) {
-        self.inner.cert_expiry.set(unix_seconds);
+    /// Records when the certificate in use became valid and when it expires.
+    pub fn set_cert_validity(&self, not_before: i64, not_after: i64) {
+        self.inner.cert_start.set(not_before);
+        self.inner.cert_expiry.set(not_after);
     }
 
     /// Records one served RPC; `trace_id`, when tracing is on, becomes

@@ -141,4 +141,9 @@ impl MeshTls {
     pub fn not_after(&self) -> i64 {
         self.inner.current.load().not_after
     }
+
+    /// When the current certificate became valid, in seconds since the epoch.
+    pub fn not_before(&self) -> i64 {
+        self.inner.current.load().not_before
+    }
 }

@@ -115,5 +115,8 @@ async fn security_counters_start_at_zero() {
             present,
             "no {series}{{{labels}}} at 0 on a fresh workload:\n{text}"
         );
-    }
+    } // The certificate's lifetime, for an expiry alert relative to it.
+    let start = metric(&text, "mesh_cert_not_before_timestamp_seconds", "service=");
+    let end = metric(&text, "mesh_cert_expiry_timestamp_seconds", "service=");
+    assert!(start > 1.7e9 && end > start, "{start}..{end}:\n{text}");
 }
