@@ -4,15 +4,18 @@
 //! The binaries must be built first (`cargo build --workspace --bins`);
 //! they are looked up next to this test executable.
 
+mod alerts;
 mod binaries;
 mod clients;
 mod compose;
 mod crash;
 mod gateway_e2e;
 mod observability;
+mod prometheus;
 mod review_edge;
 mod revocation;
 mod routes;
+mod rules;
 mod stack;
 mod support;
 mod traces;
