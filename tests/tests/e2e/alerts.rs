@@ -50,9 +50,10 @@ async fn a_forged_token_burst_through_the_gateway_fires_the_forgery_alert() {
     })
     .await;
     assert!(scraped.is_some(), "Prometheus never scraped {series} at 0");
+    let before = prometheus.alerts().await.expect("the alerts API answers");
     assert!(
-        forgery_alert(&prometheus.alerts().await).is_none(),
-        "the forgery alert is up before any forgery"
+        forgery_alert(&before).is_none(),
+        "the forgery alert is up before any forgery: {before:#?}"
     );
 
     let alice = s.token("alice").await;
@@ -71,7 +72,7 @@ async fn a_forged_token_burst_through_the_gateway_fires_the_forgery_alert() {
     // The states the alert went through (pending, then firing).
     let states = std::cell::RefCell::new(Vec::<String>::new());
     let firing = eventually(Duration::from_secs(60), || async {
-        let alerts = prometheus.alerts().await;
+        let alerts = prometheus.alerts().await?;
         let alert = forgery_alert(&alerts)?.clone();
         let state = alert["state"].as_str().unwrap_or_default().to_owned();
         let mut seen = states.borrow_mut();
@@ -82,8 +83,15 @@ async fn a_forged_token_burst_through_the_gateway_fires_the_forgery_alert() {
     })
     .await;
     let states = states.into_inner();
-    let alert =
-        firing.unwrap_or_else(|| panic!("no firing forgery alert; states seen: {states:?}"));
+    let Some(alert) = firing else {
+        let counted = prometheus
+            .query(r#"mesh_auth_failures_total{service="gateway"} > 0"#)
+            .await;
+        let rules = prometheus.get("/api/v1/rules?type=alert").await;
+        panic!(
+            "no firing forgery alert; states seen: {states:?}\ngateway failures: {counted:#?}\nrules: {rules:#?}"
+        );
+    };
     assert_eq!(alert["labels"]["severity"], "warning");
     let summary = alert["annotations"]["summary"].as_str().unwrap_or_default();
     assert!(

@@ -99,10 +99,8 @@ impl Prometheus {
             .await
             .ok()?
             .ok()?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.api
-        );
+        // HTTP/1.0: the answer ends with the connection, never chunked.
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.api);
         tcp.write_all(request.as_bytes()).await.ok()?;
         let mut raw = String::new();
         let _ = tcp.read_to_string(&mut raw).await;
@@ -120,12 +118,11 @@ impl Prometheus {
             .unwrap_or_default()
     }
 
-    /// Every alert pending or firing, as `/api/v1/alerts` lists them.
-    pub(crate) async fn alerts(&self) -> Vec<serde_json::Value> {
-        self.get("/api/v1/alerts")
-            .await
-            .and_then(|data| data["alerts"].as_array().cloned())
-            .unwrap_or_default()
+    /// Every alert pending or firing, as `/api/v1/alerts` lists them;
+    /// `None` if the API did not answer.
+    pub(crate) async fn alerts(&self) -> Option<Vec<serde_json::Value>> {
+        let data = self.get("/api/v1/alerts").await?;
+        data["alerts"].as_array().cloned()
     }
 }
 
