@@ -3,10 +3,11 @@
 //! indicators the gateway's SLOs are computed from (`deploy/slo.yml`).
 //!
 //! Recorded when the response head is ready, which for the unary calls of
-//! the edge is when the answer is known. A gRPC call through the edge counts
-//! by its HTTP status: the edge's own refusals (and any UNAVAILABLE it
-//! answers itself) carry their gRPC status in the head and are mapped to
-//! the status a REST call would get, so both kinds of clients share one SLI.
+//! the edge is when the answer is known. A gRPC answer whose status is in
+//! the head (trailers-only: the edge's own refusals, an upstream's
+//! immediate error) counts as the HTTP status a REST call would get, so
+//! both kinds of clients share one SLI; a status sent in trailers after a
+//! body is not seen here and counts as 200 (a known gap of the SLI).
 
 use std::{
     pin::Pin,
