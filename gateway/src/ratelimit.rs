@@ -40,6 +40,7 @@ pub(crate) struct RateLimits {
 
 impl RateLimits {
     pub(crate) fn new(subject: Limit, client: Limit, ip: Limit, metrics: Metrics) -> Arc<Self> {
+        metrics.declare_ratelimit_keys(&["subject", "client", "ip"]);
         Arc::new(Self {
             subject: RateLimiter::keyed(subject.quota()),
             client: RateLimiter::keyed(client.quota()),

@@ -32,7 +32,8 @@ use crate::{
     identity::{IdentityError, PeerId},
     metrics::Metrics,
     peer::ConnInfo,
-    tls::{MeshTls, failure_reason},
+    telemetry::HttpLayer,
+    tls::{HANDSHAKE_FAILURES, MeshTls, failure_reason},
 };
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open
@@ -65,6 +66,9 @@ pub async fn serve(
     // each holds a clone of `done` so the server knows when all have ended.
     let stop = CancellationToken::new();
     let (done, mut all_done) = mpsc::channel::<()>(1);
+    metrics.declare_tls_handshake_failures(&HANDSHAKE_FAILURES);
+    // Count and time every request: the SLIs of the edge's SLOs.
+    let app = app.layer(HttpLayer::new(metrics.clone()));
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;
     let timeouts = Timeouts {

@@ -217,6 +217,17 @@ pub enum IdentityError {
 }
 
 impl IdentityError {
+    /// Every refusal, so each reason is exported at 0 from the start.
+    pub const ALL: [Self; 7] = [
+        Self::NoCertificate,
+        Self::Unparsable,
+        Self::CaAsLeaf,
+        Self::NoUriSan,
+        Self::MultipleUriSans,
+        Self::NotSpiffe,
+        Self::ForeignTrustDomain,
+    ];
+
     /// A short, stable label for metrics.
     pub fn reason(&self) -> &'static str {
         match self {

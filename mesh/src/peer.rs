@@ -39,6 +39,7 @@ pub struct PeerIdLayer {
 impl PeerIdLayer {
     /// Refusals are counted in `metrics` as `mesh_auth_failures_total{reason}`.
     pub fn new(metrics: Metrics) -> Self {
+        metrics.declare_auth_failures(IdentityError::ALL.iter().map(IdentityError::reason));
         Self { metrics }
     }
 }

@@ -164,6 +164,11 @@ impl Policy {
         })
     }
 
+    /// Every RPC path the table names explicitly.
+    pub fn methods(&self) -> impl Iterator<Item = &str> {
+        self.methods.keys().map(String::as_str)
+    }
+
     /// Whether any RPC needs a subject token (and so a JWT validator).
     pub fn needs_tokens(&self) -> bool {
         self.methods
@@ -172,6 +177,9 @@ impl Policy {
             .any(Rule::needs_token)
     }
 }
+
+/// The reasons a listed RPC is denied, exported at 0 per method from the start.
+const DENIALS: [&str; 3] = ["peer_not_allowed", "missing_scope", "missing_role"];
 
 /// Adds [`AuthorizeService`] to a stack; it must sit after [`crate::PeerIdLayer`].
 #[derive(Debug, Clone)]
@@ -183,6 +191,10 @@ pub struct AuthorizeLayer {
 impl AuthorizeLayer {
     /// Enforces `policy`; denials are counted in `mesh_authz_denied_total`.
     pub fn new(policy: Arc<Policy>, metrics: Metrics) -> Self {
+        metrics.declare_authz_denials("unknown", &["no_rule"]);
+        for method in policy.methods() {
+            metrics.declare_authz_denials(method, &DENIALS);
+        }
         Self { policy, metrics }
     }
 }

@@ -50,7 +50,8 @@ pub struct Server {
     grpc_listener: TcpListener,
     admin_listener: TcpListener,
     metrics: Metrics,
-    registry: Registry,
+    /// Behind a lock so a service can register its own metrics from `&Server`.
+    registry: std::sync::Mutex<Registry>,
     readiness: Readiness,
     jwt: JwtArgs,
     /// `--load-test-peer`: admitted to every public RPC; empty unless load
@@ -100,7 +101,7 @@ impl Server {
             grpc_listener,
             admin_listener,
             metrics,
-            registry,
+            registry: std::sync::Mutex::new(registry),
             readiness: Readiness::default(),
             jwt: args.jwt,
             load_test_peers,
@@ -194,7 +195,22 @@ impl Server {
 
     /// The metrics registry, for a service's own metrics.
     pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
+        self.registry
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a service's own metric `name`, exported beside the kit's.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .register(name, help, metric);
     }
 
     /// The readiness flags `/readyz` reports.
@@ -331,7 +347,11 @@ impl Server {
         let reloader = tls::spawn_reloader(tls.clone(), tls_reload_interval, metrics.clone());
         let admin = tokio::spawn(admin::serve(
             admin_listener,
-            Arc::new(registry),
+            Arc::new(
+                registry
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
             readiness.clone(),
             stop.clone(),
         ));

@@ -20,6 +20,7 @@
 //! Tokens and secrets are never span or log fields.
 
 mod client;
+mod edge;
 mod export;
 mod rpc;
 
@@ -41,6 +42,7 @@ use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
 pub(crate) use client::record_status as record_client_status;
 pub use client::{client_span, http_client_span, inject, record_http_status};
+pub use edge::{HttpLayer, HttpService};
 pub use rpc::{RpcLayer, RpcService};
 
 /// The target of events meant for traces only (span events), kept out of

@@ -19,7 +19,7 @@ use rustls::crypto::CryptoProvider;
 
 use crate::identity::{SpiffeId, TrustDomain};
 
-pub(crate) use handshake::failure_reason;
+pub(crate) use handshake::{REASONS as HANDSHAKE_FAILURES, failure_reason};
 pub(crate) use material::Material;
 pub use material::{TlsError, load_roots};
 pub use private::{OpenKeyFile, check_key_file};
@@ -140,5 +140,10 @@ impl MeshTls {
     /// When the current certificate expires, in seconds since the epoch.
     pub fn not_after(&self) -> i64 {
         self.inner.current.load().not_after
+    }
+
+    /// When the current certificate became valid, in seconds since the epoch.
+    pub fn not_before(&self) -> i64 {
+        self.inner.current.load().not_before
     }
 }

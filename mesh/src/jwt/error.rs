@@ -51,6 +51,32 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// Every refusal, so each reason is exported at 0 from the start
+    /// (keep in step with the enum: `reason()` lists the same variants).
+    pub const ALL: [Self; 21] = [
+        Self::Missing,
+        Self::MultipleAuthorization,
+        Self::NotBearer,
+        Self::TooLarge,
+        Self::Malformed,
+        Self::AlgorithmNotAllowed,
+        Self::WrongType,
+        Self::UnsupportedCrit,
+        Self::BadKeyId,
+        Self::UnknownKey,
+        Self::KeyAlgorithmMismatch,
+        Self::BadSignature,
+        Self::MalformedClaims,
+        Self::WrongIssuer,
+        Self::WrongAudience,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::IssuedInFuture,
+        Self::KeysUnavailable,
+        Self::Revoked,
+        Self::RevocationsUnavailable,
+    ];
+
     /// A short, stable label for `mesh_auth_failures_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -27,7 +27,7 @@ use jsonwebtoken::{
 };
 use mesh_proto::auth::v1::{GetJwksRequest, auth_client::AuthClient};
 
-use super::Clock;
+use super::{AuthError, Clock};
 use crate::{Readiness, Upstream, metrics::Metrics};
 
 /// One verification key.
@@ -196,6 +196,10 @@ impl JwksClient {
         clock: Arc<dyn Clock>,
         metrics: Metrics,
     ) -> Self {
+        metrics.declare_jwks_refreshes(&["ok", "error", "throttled"]);
+        // Whoever fetches keys validates tokens with them: every reason a
+        // token can be refused starts at 0 too.
+        metrics.declare_auth_failures(AuthError::ALL.iter().map(AuthError::reason));
         Self {
             source,
             allowed,

@@ -28,7 +28,7 @@ use crate::{
     identity::{IdentityError, PeerId},
     metrics::Metrics,
     peer::ConnInfo,
-    tls::{MeshTls, failure_reason},
+    tls::{HANDSHAKE_FAILURES, MeshTls, failure_reason},
 };
 
 /// Accepted, verified connections, and the address they arrive on.
@@ -47,6 +47,7 @@ pub(super) fn tls_incoming(
     let local_addr = listener
         .local_addr()
         .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into());
+    metrics.declare_tls_handshake_failures(&HANDSHAKE_FAILURES);
     let (tx, rx) = mpsc::channel(64);
     let handshakes = Arc::new(Semaphore::new(limits.max_pending_handshakes));
     let timeout = limits.handshake_timeout;

@@ -5,6 +5,27 @@ use std::io;
 
 use rustls::{CertificateError, Error};
 
+/// Every label [`failure_reason`] returns, plus the accept loops' own
+/// (`overloaded`: too many handshakes pending), exported at 0 from the start.
+pub(crate) const REASONS: [&str; 16] = [
+    "overloaded",
+    "timeout",
+    "connection_closed",
+    "io",
+    "no_client_cert",
+    "not_tls",
+    "no_alpn",
+    "incompatible",
+    "alert_received",
+    "cert_expired",
+    "cert_not_yet_valid",
+    "unknown_ca",
+    "bad_signature",
+    "wrong_key_usage",
+    "bad_cert",
+    "protocol",
+];
+
 /// A short, stable label for why a handshake failed.
 pub(crate) fn failure_reason(err: &io::Error) -> &'static str {
     let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<Error>()) else {

@@ -36,6 +36,8 @@ pub(crate) struct Material {
     pub(crate) identity: SpiffeId,
     /// Seconds since the epoch.
     pub(crate) not_after: i64,
+    /// Seconds since the epoch: with `not_after`, the certificate's lifetime.
+    pub(crate) not_before: i64,
     /// Modification stamps of the files this was read from.
     stamps: [Option<(SystemTime, u64)>; 3],
 }
@@ -92,7 +94,7 @@ impl Material {
                 expected: workload.to_owned(),
             });
         }
-        let not_after = not_after(&chain[0]);
+        let (not_before, not_after) = validity(&chain[0]);
 
         let optional_verifier =
             WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
@@ -131,6 +133,7 @@ impl Material {
             client: Arc::new(client),
             identity: identity.spiffe_id().clone(),
             not_after,
+            not_before,
             stamps,
         })
     }
@@ -209,10 +212,17 @@ pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     Ok(roots)
 }
 
-fn not_after(der: &CertificateDer<'_>) -> i64 {
+/// Not-before and not-after, in seconds since the epoch (0 if unreadable).
+fn validity(der: &CertificateDer<'_>) -> (i64, i64) {
     X509Certificate::from_der(der)
-        .map(|(_, cert)| cert.validity().not_after.timestamp())
-        .unwrap_or(0)
+        .map(|(_, cert)| {
+            let validity = cert.validity();
+            (
+                validity.not_before.timestamp(),
+                validity.not_after.timestamp(),
+            )
+        })
+        .unwrap_or((0, 0))
 }
 
 /// Why a workload's TLS files cannot be used. Each message names the flag

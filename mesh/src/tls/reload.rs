@@ -14,7 +14,8 @@ pub(crate) fn spawn_reloader(
     every: Duration,
     metrics: Metrics,
 ) -> tokio::task::JoinHandle<()> {
-    metrics.set_cert_expiry(tls.not_after());
+    metrics.set_cert_validity(tls.not_before(), tls.not_after());
+    metrics.declare_cert_reloads(&["ok", "error"]);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -24,7 +25,7 @@ pub(crate) fn spawn_reloader(
             match tls.reload_if_changed() {
                 Ok(false) => {}
                 Ok(true) => {
-                    metrics.set_cert_expiry(tls.not_after());
+                    metrics.set_cert_validity(tls.not_before(), tls.not_after());
                     metrics.cert_reload("ok");
                     tracing::info!(identity = %tls.identity(), not_after = tls.not_after(), "reloaded rotated TLS certificate");
                 }

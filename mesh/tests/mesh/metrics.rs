@@ -73,3 +73,50 @@ async fn rpcs_are_counted_by_method_and_code() {
         "{text}"
     );
 }
+
+/// A fresh workload, before any request: every security counter it can
+/// bump is already exported at 0, so `rate()` and `absent()` work from the
+/// first scrape and an alert sees the first event as an increase.
+#[tokio::test]
+async fn security_counters_start_at_zero() {
+    let pki = TestPki::new();
+    let (auth, _keys) = crate::tokens_fixture::start_key_server(&pki).await;
+    let (server, _) =
+        crate::tokens_fixture::start_echo(&pki, mesh::ORDERS, &auth, |_| {}, None).await;
+    let text = scrape(&server).await;
+    let method = "method=\"/auth.v1.Auth/ExchangeToken\"";
+    for (series, labels) in [
+        ("mesh_auth_failures_total", "reason=\"bad_signature\""),
+        ("mesh_auth_failures_total", "reason=\"unknown_kid\""),
+        ("mesh_auth_failures_total", "reason=\"alg_not_allowed\""),
+        ("mesh_auth_failures_total", "reason=\"no_client_cert\""),
+        ("mesh_auth_failures_total", "reason=\"revocations_stale\""),
+        (
+            "mesh_authz_denied_total",
+            "method=\"unknown\",reason=\"no_rule\"",
+        ),
+        (
+            "mesh_authz_denied_total",
+            &format!("{method},reason=\"missing_role\""),
+        ),
+        ("mesh_tls_handshake_failures_total", "reason=\"not_tls\""),
+        ("mesh_tls_handshake_failures_total", "reason=\"unknown_ca\""),
+        ("mesh_tls_handshake_failures_total", "reason=\"overloaded\""),
+        ("mesh_jwks_refresh_total", "result=\"error\""),
+        ("mesh_jwks_refresh_total", "result=\"throttled\""),
+        ("mesh_revocation_refresh_total", "result=\"error\""),
+        ("mesh_cert_reloads_total", "result=\"error\""),
+    ] {
+        let line = format!("{series}{{");
+        let present = text
+            .lines()
+            .any(|l| l.starts_with(&line) && l.contains(labels) && l.ends_with(" 0"));
+        assert!(
+            present,
+            "no {series}{{{labels}}} at 0 on a fresh workload:\n{text}"
+        );
+    } // The certificate's lifetime, for an expiry alert relative to it.
+    let start = metric(&text, "mesh_cert_not_before_timestamp_seconds", "service=");
+    let end = metric(&text, "mesh_cert_expiry_timestamp_seconds", "service=");
+    assert!(start > 1.7e9 && end > start, "{start}..{end}:\n{text}");
+}

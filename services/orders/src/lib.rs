@@ -15,6 +15,7 @@
 mod error;
 mod handlers;
 mod input;
+mod metrics;
 mod policy;
 mod resume;
 mod saga;
@@ -76,7 +77,8 @@ pub async fn service(server: &mesh::Server, args: OrdersArgs) -> Result<mesh::Gr
         interval: args.resume_interval,
         after: args.resume_after,
     };
-    resume::spawn(Arc::downgrade(&handlers), credentials, schedule);
+    let backlog = metrics::Backlog::register(server);
+    resume::spawn(Arc::downgrade(&handlers), credentials, schedule, backlog);
     Ok(server
         .grpc(policy())
         .add_service(OrdersServer::from_arc(handlers)))

@@ -20,6 +20,7 @@ use mesh::telemetry::error_chain as chain;
 
 use crate::{
     handlers::OrdersService,
+    metrics::Backlog,
     store::{OrderRow, State},
 };
 
@@ -52,13 +53,14 @@ pub(crate) fn spawn(
     service: Weak<OrdersService>,
     credentials: WorkloadCredentials,
     schedule: Schedule,
+    backlog: Backlog,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Some(service) = service.upgrade() else {
                 return;
             };
-            service.resume(&credentials, schedule).await;
+            service.resume(&credentials, schedule, &backlog).await;
             drop(service);
             tokio::time::sleep(schedule.interval).await;
         }
@@ -67,9 +69,15 @@ pub(crate) fn spawn(
 
 impl OrdersService {
     /// One pass over the unfinished orders nobody is working on.
-    async fn resume(&self, credentials: &WorkloadCredentials, schedule: Schedule) {
+    async fn resume(
+        &self,
+        credentials: &WorkloadCredentials,
+        schedule: Schedule,
+        backlog: &Backlog,
+    ) {
         let orders = match self.store.unfinished(BATCH).await {
             Ok(orders) => {
+                backlog.record(&orders);
                 let due: Vec<OrderRow> =
                     orders.into_iter().filter(|o| schedule.is_due(o)).collect();
                 if due.is_empty() {

@@ -4,16 +4,19 @@
 //! The binaries must be built first (`cargo build --workspace --bins`);
 //! they are looked up next to this test executable.
 
+mod alerts;
 mod binaries;
 mod clients;
 mod compose;
 mod crash;
 mod gateway_e2e;
 mod observability;
+mod prometheus;
 mod review_domain;
 mod review_edge;
 mod revocation;
 mod routes;
+mod rules;
 mod secret_rotation;
 mod stack;
 mod support;

@@ -91,6 +91,7 @@ pub fn spawn(
     readiness: Readiness,
 ) -> tokio::task::JoinHandle<()> {
     readiness.set("revocations", false);
+    metrics.declare_revocation_refreshes(&["ok", "error", "too_many"]);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

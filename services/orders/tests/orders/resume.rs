@@ -137,3 +137,53 @@ async fn case_47_a_staff_order_written_while_payments_was_down_pays_nothing() {
     assert_eq!(retried.status(), OrderStatus::Declined, "{retried:?}");
     assert_eq!(setup.balance(&account).await, 1_000);
 }
+
+/// The resumer's backlog as `/metrics` shows it: unfinished orders and
+/// the age of the oldest, what the OrdersStuck alert reads.
+async fn backlog(setup: &Setup) -> (f64, f64) {
+    let admin = setup.orders.as_ref().expect("orders runs").admin_addr;
+    let text = mesh::testing::http_get(admin, "/metrics").await.1;
+    (
+        mesh::testing::metric(&text, "mesh_orders_unfinished", "service=\"orders\""),
+        mesh::testing::metric(
+            &text,
+            "mesh_orders_unfinished_oldest_age_seconds",
+            "service=\"orders\"",
+        ),
+    )
+}
+
+#[tokio::test]
+async fn the_resumer_exports_its_backlog() {
+    // A pass every 100 ms, so the gauges follow the orders closely.
+    let mut setup = fixture::start_with(Duration::from_millis(100)).await;
+    let account = setup.funded_account("alice", "EUR", 1_000).await;
+    setup.stop_payments().await;
+    let mut alice = setup.user("alice");
+    let pending = create(&mut alice, hurried(order(&account, 1, 300, "k1")))
+        .await
+        .expect("written while payments is down");
+    assert_eq!(pending.status(), OrderStatus::Pending);
+    let stuck = eventually(Duration::from_secs(20), || async {
+        let (unfinished, age) = backlog(&setup).await;
+        (unfinished == 1.0).then_some(age)
+    })
+    .await;
+    assert!(
+        stuck.is_some_and(|age| age >= 0.0),
+        "the pending order never showed: {:?}",
+        backlog(&setup).await
+    );
+
+    setup.restart_payments().await;
+    settled(&setup, "alice", &pending.order_id).await;
+    let drained = eventually(Duration::from_secs(20), || async {
+        (backlog(&setup).await == (0.0, 0.0)).then_some(())
+    })
+    .await;
+    assert!(
+        drained.is_some(),
+        "backlog left: {:?}",
+        backlog(&setup).await
+    );
+}
