@@ -45,6 +45,11 @@ pub use revocation::Revocations;
 pub use validator::{Validator, ValidatorConfig};
 pub use workload::WorkloadCredentials;
 
+/// The largest clock skew a validator may tolerate (`--jwt-skew`). Auth
+/// publishes a revoked token until this long after its `exp`, since a
+/// validator accepts it until `exp` plus its skew.
+pub const MAX_SKEW: Duration = Duration::from_secs(300);
+
 /// The largest token accepted: checked before any decoding work.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 

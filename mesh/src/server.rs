@@ -72,6 +72,11 @@ impl Server {
                 "--revocation-max-staleness must be longer than --revocation-poll-interval",
             ));
         }
+        if args.jwt.jwt_skew > crate::jwt::MAX_SKEW {
+            // Auth keeps a revoked token in the feed only this long past
+            // its `exp`; a larger skew would let it work again after that.
+            return Err(StartError::Flags("--jwt-skew must be at most 5m"));
+        }
         tls::install_default_provider();
         let tls = MeshTls::load(
             args.tls.files(workload.name),

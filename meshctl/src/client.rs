@@ -310,6 +310,12 @@ pub(crate) struct ProcessEntry {
     pub(crate) metrics: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) https: Option<String>,
+    /// Times `meshctl up` started it again after it died.
+    #[serde(default)]
+    pub(crate) restarts: u32,
+    /// When the running process started (Unix seconds).
+    #[serde(default)]
+    pub(crate) started_at: u64,
 }
 
 impl StackFile {

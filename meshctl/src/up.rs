@@ -34,7 +34,7 @@ use mesh::config::{ACCOUNTS, AUTH, GATEWAY, ORDERS, PAYMENTS};
 use nix::fcntl::{Flock, FlockArg};
 
 use self::{
-    child::{Addrs, Workload},
+    child::{Addrs, Spec, Workload},
     signals::Signals,
 };
 use crate::{
@@ -264,7 +264,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
         bin_dir: &Path,
         env: Vec<(&'static str, String)>,
         logs: &Path,
-        https: bool,
+        https_listen: Option<&'static str>,
     ) -> anyhow::Result<Addrs> {
         let binary = bin_dir.join(name);
         if !binary.exists() {
@@ -274,7 +274,13 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
             );
         }
         println!("starting {name}");
-        stack.push(Workload::spawn(name, &binary, &env, logs, https)?);
+        stack.push(Workload::spawn(Spec {
+            name,
+            binary,
+            env,
+            logs: logs.to_owned(),
+            https_listen,
+        })?);
         stack.last_mut().expect("just pushed").wait_serving().await
     }
 
@@ -282,14 +288,14 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
     env.push(("AUTH_DATA_DIR", dir("auth")));
     env.push(("AUTH_HTTP_LISTEN", ports.at(AUTH_HTTPS_PORT)));
     env.push(("AUTH_ENABLE_PASSWORD_GRANT", "true".into()));
-    let auth = launch(stack, "auth", bin_dir, env, logs, true).await?;
+    let auth = launch(stack, "auth", bin_dir, env, logs, Some("AUTH_HTTP_LISTEN")).await?;
     let auth_grpc = auth.grpc.to_string();
     let auth_https = auth.https.context("auth's HTTPS address")?.to_string();
 
     let mut env = service(ACCOUNTS);
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("ACCOUNTS_DATA_DIR", dir("accounts")));
-    let accounts = launch(stack, "accounts", bin_dir, env, logs, false)
+    let accounts = launch(stack, "accounts", bin_dir, env, logs, None)
         .await?
         .grpc
         .to_string();
@@ -298,7 +304,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
     env.push(("MESH_AUTH_ADDR", auth_grpc.clone()));
     env.push(("PAYMENTS_DATA_DIR", dir("payments")));
     env.push(("ACCOUNTS_ADDR", accounts.clone()));
-    let payments = launch(stack, "payments", bin_dir, env, logs, false)
+    let payments = launch(stack, "payments", bin_dir, env, logs, None)
         .await?
         .grpc
         .to_string();
@@ -308,7 +314,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
     env.push(("ORDERS_DATA_DIR", dir("orders")));
     env.push(("ACCOUNTS_ADDR", accounts.clone()));
     env.push(("PAYMENTS_ADDR", payments.clone()));
-    let orders = launch(stack, "orders", bin_dir, env, logs, false)
+    let orders = launch(stack, "orders", bin_dir, env, logs, None)
         .await?
         .grpc
         .to_string();
@@ -320,7 +326,7 @@ async fn start_all(plan: &Plan<'_>, stack: &mut Vec<Workload>) -> anyhow::Result
     env.push(("ACCOUNTS_ADDR", accounts));
     env.push(("PAYMENTS_ADDR", payments));
     env.push(("ORDERS_ADDR", orders));
-    launch(stack, "gateway", bin_dir, env, logs, true).await?;
+    launch(stack, "gateway", bin_dir, env, logs, Some("GATEWAY_LISTEN")).await?;
     Ok(())
 }
 
@@ -362,29 +368,71 @@ async fn wait_ready(stack: &mut [Workload]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records the stack, tells the user about it and waits until a workload
-/// dies (signals are the caller's business), renewing certificates that
-/// are about to expire meanwhile.
+/// Records the stack, tells the user about it and supervises it until a
+/// signal (the caller's business): a workload that dies is started again
+/// on its addresses after a backoff, as `restart: unless-stopped` would,
+/// its restart counted in the stack record and logged. Certificates about
+/// to expire are renewed meanwhile.
 async fn serve(data: &Path, certs_dir: &Path, stack: &mut [Workload]) -> anyhow::Result<()> {
+    write_record(data, stack)?;
+    let credentials = Credentials::read(&data.join("auth").join("demo-credentials.json"))?;
+    print!("{}", summary(data, &record(stack)?, &credentials));
+
+    let _renewal = AbortOnDrop(tokio::spawn(renew_certificates(certs_dir.to_owned())));
+    loop {
+        let exits = stack
+            .iter_mut()
+            .enumerate()
+            .map(|(i, w)| Box::pin(async move { (i, w.child.wait().await) }));
+        let ((i, status), _, _) = futures_util::future::select_all(exits).await;
+        let workload = &mut stack[i];
+        let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+        let wait = restart_backoff(workload.restarts, workload.uptime());
+        println!(
+            "{} exited ({status}); starting it again in {wait:?} (restart {}). Its log: {}",
+            workload.name,
+            workload.restarts + 1,
+            workload.log.display()
+        );
+        tokio::time::sleep(wait).await;
+        workload.respawn()?;
+        if let Err(error) = workload.wait_serving().await {
+            // Counted and tried again on the next turn of the loop.
+            eprintln!("{error:#}");
+            continue;
+        }
+        println!("{} is serving again", workload.name);
+        write_record(data, stack)?;
+    }
+}
+
+/// How long to wait before restart number `restarts + 1` of a workload
+/// that ran for `uptime`: 1 s, doubling while it keeps dying within a
+/// minute, up to 30 s; a workload that ran a minute starts over at 1 s.
+fn restart_backoff(restarts: u32, uptime: Duration) -> Duration {
+    if uptime >= Duration::from_secs(60) {
+        return Duration::from_secs(1);
+    }
+    Duration::from_secs(1u64 << restarts.min(5)).min(Duration::from_secs(30))
+}
+
+/// Writes the stack record (`stack.json`) of the workloads as they are now.
+fn write_record(data: &Path, stack: &[Workload]) -> anyhow::Result<()> {
     let record = record(stack)?;
     let path = data.join(StackFile::NAME);
-    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let credentials = Credentials::read(&data.join("auth").join("demo-credentials.json"))?;
-    print!("{}", summary(data, &record, &credentials));
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&record)?)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
 
-    let renewal = tokio::spawn(renew_certificates(certs_dir.to_owned()));
-    let exits = stack.iter_mut().map(|w| {
-        let name = w.name;
-        Box::pin(async move { (name, w.child.wait().await) })
-    });
-    let ((name, status), _, _) = futures_util::future::select_all(exits).await;
-    renewal.abort();
-    let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-    bail!(
-        "{name} exited unexpectedly ({status}); stopping the others. Its log: {}",
-        data.join("logs").join(format!("{name}.log")).display()
-    )
+/// Aborts a background task when dropped (the stack stops).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Every [`RENEW_EVERY`], re-issues the certificates that expire within
@@ -434,6 +482,8 @@ fn record(stack: &[Workload]) -> anyhow::Result<StackFile> {
             grpc: addrs.grpc.to_string(),
             metrics: format!("http://{}/metrics", addrs.admin),
             https: addrs.https.map(|a| format!("https://{a}")),
+            restarts: w.restarts,
+            started_at: w.started_at,
         });
     }
     let gateway = gateway.context("the gateway's public address")?;

@@ -135,10 +135,12 @@ impl Store {
         .rows_affected();
         sqlx::query(
             "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) \
-             SELECT access_jti, access_expires_at FROM refresh_tokens \
-             WHERE family_id = ? AND access_expires_at > ?",
+             SELECT access_jti, access_expires_at + ? FROM refresh_tokens \
+             WHERE family_id = ? AND access_expires_at + ? > ?",
         )
+        .bind(super::revoked::REVOKED_MARGIN)
         .bind(family_id)
+        .bind(super::revoked::REVOKED_MARGIN)
         .bind(now)
         .execute(&mut *tx)
         .await?;

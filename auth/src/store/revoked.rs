@@ -3,14 +3,20 @@
 //! row also enters the revocation feed (a trigger, see the migration).
 
 use super::Store;
+
+/// Seconds a revoked token stays revoked past its `exp`: the largest skew
+/// a validator of the mesh may tolerate (`mesh::jwt::MAX_SKEW`).
+pub(crate) const REVOKED_MARGIN: i64 = mesh::jwt::MAX_SKEW.as_secs() as i64;
 use crate::tokens::AccessClaims;
 
 impl Store {
-    /// Records that the token `jti`, valid until `expires_at`, is revoked.
+    /// Records that the token `jti`, valid until `expires_at`, is revoked:
+    /// kept (and published) until [`REVOKED_MARGIN`] past that, as long as
+    /// any validator may still accept it.
     pub(crate) async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
             .bind(jti)
-            .bind(expires_at)
+            .bind(expires_at.saturating_add(REVOKED_MARGIN))
             .execute(&self.pool)
             .await
             .map(drop)

@@ -81,9 +81,11 @@ async fn case_49_the_feed_publishes_revoked_tokens_incrementally_to_workloads() 
     assert!(next.version > first.version);
     assert_eq!(next.tokens.len(), 1);
     assert_eq!(next.tokens[0].jti, claim(&alice, "jti"));
+    // Published until any validator's largest skew past `exp`: a
+    // validator accepts the token until then.
     assert_eq!(
         Some(next.tokens[0].expires_at),
-        claim(&alice, "exp").as_i64()
+        claim(&alice, "exp").as_i64().map(|exp| exp + 300)
     );
 
     let idle = list(&mut orders, &next.feed, next.version).await;
@@ -95,8 +97,11 @@ async fn case_49_the_feed_publishes_revoked_tokens_incrementally_to_workloads() 
     assert!(other.snapshot);
     assert_eq!(other.tokens.len(), 1);
 
-    // Entries leave the feed once the token expired.
+    // Still there just after `exp` (within any skew), gone after.
     auth.advance(Duration::from_secs(5 * 60 + 1));
+    let just_expired = list(&mut orders, "", 0).await;
+    assert_eq!(just_expired.tokens.len(), 1, "within the skew after exp");
+    auth.advance(Duration::from_secs(5 * 60));
     let later = list(&mut orders, "", 0).await;
     assert!(later.tokens.is_empty(), "{later:?}");
 

@@ -2,6 +2,12 @@
 //! a Ctrl-C reaches `meshctl`, which stops the stack in order), its log
 //! kept in `<data-dir>/logs/<name>.log`, its addresses read from its own
 //! "serving" log lines, and stopped with SIGTERM, then SIGKILL.
+//!
+//! Its standard input is a pipe whose other end only `meshctl` holds, and
+//! it is told to exit when that pipe closes (`MESH_EXIT_WITH_PARENT`): if
+//! `meshctl` itself is killed, even by SIGKILL, no workload outlives it.
+//! A workload that dies is started again from the same [`Spec`], on the
+//! addresses it had, so the others still reach it.
 
 use std::{
     fs::File,
@@ -17,14 +23,26 @@ use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
+    process::{Child, ChildStdin, Command},
     sync::oneshot,
+    time::Instant,
 };
 
 /// How long a workload may take to bind its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a workload may take to drain after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How to start one workload, kept to start it again.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    pub(crate) name: &'static str,
+    pub(crate) binary: PathBuf,
+    pub(crate) env: Vec<(&'static str, String)>,
+    pub(crate) logs: PathBuf,
+    /// The variable naming its HTTPS listen address (auth, the gateway).
+    pub(crate) https_listen: Option<&'static str>,
+}
 
 /// A started workload and, once it serves, the addresses it reported.
 #[derive(Debug)]
@@ -33,6 +51,15 @@ pub(crate) struct Workload {
     pub(crate) child: Child,
     pub(crate) pid: u32,
     pub(crate) log: PathBuf,
+    /// Times it was started again after dying.
+    pub(crate) restarts: u32,
+    /// When this process started (Unix seconds), for `meshctl status`.
+    pub(crate) started_at: u64,
+    /// When this process started, for the restart backoff.
+    started: Instant,
+    spec: Spec,
+    /// The lifeline: dropped (closed) only when `meshctl` goes.
+    _lifeline: Option<ChildStdin>,
     /// Sent by the log reader when the addresses are known.
     ready: Option<oneshot::Receiver<Serving>>,
     addrs: Option<Addrs>,
@@ -74,17 +101,13 @@ impl Serving {
 }
 
 impl Workload {
-    /// Spawns `binary` with `env`; [`Workload::wait_serving`] learns its
+    /// Spawns the workload of `spec`; [`Workload::wait_serving`] learns its
     /// addresses. Returned at once, so the caller owns the process (and
     /// stops it) even if it is interrupted while waiting.
-    pub(crate) fn spawn(
-        name: &'static str,
-        binary: &Path,
-        env: &[(&str, String)],
-        logs: &Path,
-        wants_https: bool,
-    ) -> anyhow::Result<Self> {
-        let log = logs.join(format!("{name}.log"));
+    pub(crate) fn spawn(spec: Spec) -> anyhow::Result<Self> {
+        let (name, binary, env) = (spec.name, &spec.binary, &spec.env);
+        let wants_https = spec.https_listen.is_some();
+        let log = spec.logs.join(format!("{name}.log"));
         let file = File::options()
             .create(true)
             .append(true)
@@ -94,8 +117,9 @@ impl Workload {
         cmd.envs(env.iter().map(|(k, v)| (k, v)))
             .env("MESH_LOG_FORMAT", "json")
             .env("OTEL_SERVICE_NAME", name)
+            .env(mesh::shutdown::EXIT_WITH_PARENT, "1")
             .process_group(0)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(file.try_clone().context("log file handle")?)
             .kill_on_drop(true);
@@ -104,6 +128,7 @@ impl Workload {
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let pid = child.id().context("the child has no pid")?;
         let stdout = child.stdout.take().context("piped stdout")?;
+        let lifeline = child.stdin.take();
 
         // Copy the log to the file, and report the addresses once known.
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -127,14 +152,47 @@ impl Workload {
             }
         });
 
+        let started_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Ok(Self {
             name,
             child,
             pid,
             log,
+            restarts: 0,
+            started_at,
+            started: Instant::now(),
+            spec,
+            _lifeline: lifeline,
             ready: Some(ready_rx),
             addrs: None,
         })
+    }
+
+    /// Starts this workload again (it died), on the addresses it had.
+    pub(crate) fn respawn(&mut self) -> anyhow::Result<()> {
+        let mut spec = self.spec.clone();
+        if let Some(addrs) = self.addrs {
+            let mut pin = |var: &'static str, addr: SocketAddr| {
+                spec.env.retain(|(k, _)| *k != var);
+                spec.env.push((var, addr.to_string()));
+            };
+            pin("MESH_LISTEN", addrs.grpc);
+            pin("MESH_ADMIN_LISTEN", addrs.admin);
+            if let (Some(var), Some(https)) = (spec.https_listen, addrs.https) {
+                pin(var, https);
+            }
+        }
+        let restarts = self.restarts + 1;
+        *self = Self::spawn(spec)?;
+        self.restarts = restarts;
+        Ok(())
+    }
+
+    /// How long this process has run.
+    pub(crate) fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Waits until the workload logs where it serves (or exits, or takes
