@@ -102,8 +102,11 @@ impl App {
             trusted_proxies: args.trusted_proxies.iter().cloned().collect(),
         };
         let metrics = Metrics::register(server.metrics().clone(), server.registry_mut());
-        let rotations = Rotations::load(store.client_secrets().await.map_err(StoreError::from)?)
-            .map_err(StartError::Flags)?;
+        let rotations = Rotations::load(
+            store.client_secrets().await.map_err(StoreError::from)?,
+            |id| directory.client(id).map(|c| c.secret.as_str().to_owned()),
+        )
+        .map_err(StartError::Flags)?;
         let throttle = ThrottlePolicy::default();
         let auth = Arc::new(Authority {
             settings,

@@ -153,6 +153,8 @@ pub(crate) struct ClientAuthenticator {
     /// previous secret is never accepted from the cache.
     verified: VerifiedCache,
     rotations: Rotations,
+    /// One rotation at a time: each builds on the current secret.
+    rotating: tokio::sync::Mutex<()>,
     metrics: Metrics,
 }
 
@@ -176,6 +178,7 @@ impl ClientAuthenticator {
             throttle: Throttle::new(policy),
             verified: VerifiedCache::new(),
             rotations,
+            rotating: tokio::sync::Mutex::new(()),
             metrics,
         }
     }
@@ -217,12 +220,15 @@ impl ClientAuthenticator {
 
     /// Which of `client`'s valid secrets `secret` is, if any.
     async fn check(&self, client: &Client, secret: &Secret, now: i64) -> Option<Generation> {
-        if self.verified.contains(&client.id, secret, now) {
+        // A rotation between reading the hashes and remembering the
+        // secret changes the epoch, and the cache then ignores the entry.
+        let epoch = self.rotations.epoch();
+        if self.verified.contains(&client.id, secret, now, epoch) {
             return Some(Generation::Current);
         }
         let (current, previous) = self.rotations.hashes(client, now);
         if self.hasher.verify(&current, secret).await {
-            self.verified.insert(&client.id, secret, now);
+            self.verified.insert(&client.id, secret, now, epoch);
             return Some(Generation::Current);
         }
         match previous {
@@ -243,6 +249,15 @@ impl ClientAuthenticator {
         grace_secs: i64,
         now: i64,
     ) -> Result<(Secret, i64), Error> {
+        let _one_at_a_time = self.rotating.lock().await;
+        if self.rotations.in_grace(client, now) {
+            // A second rotation would end the first one's grace at once.
+            return Err(Error::InvalidRequest(
+                "a rotation of this client is in its grace period: finish it first \
+                 (POST .../secret/finish, meshctl secrets rotate --finish)"
+                    .into(),
+            ));
+        }
         let secret = Secret::generate();
         let hash = self
             .hasher
@@ -267,6 +282,7 @@ impl ClientAuthenticator {
         client: &Client,
         now: i64,
     ) -> Result<bool, Error> {
+        let _one_at_a_time = self.rotating.lock().await;
         let Some(row) = self.rotations.finished(client, now) else {
             return Ok(false);
         };
@@ -283,7 +299,8 @@ impl ClientAuthenticator {
 /// Recently verified client secrets, as keyed HMACs.
 struct VerifiedCache {
     key: hmac::Key,
-    entries: Mutex<HashMap<String, (hmac::Tag, i64)>>,
+    /// Client id to (tag, expiry, rotation epoch).
+    entries: Mutex<HashMap<String, (hmac::Tag, i64, u64)>>,
 }
 
 impl std::fmt::Debug for VerifiedCache {
@@ -308,11 +325,11 @@ impl VerifiedCache {
         context.sign()
     }
 
-    fn contains(&self, id: &str, secret: &Secret, now: i64) -> bool {
+    fn contains(&self, id: &str, secret: &Secret, now: i64, epoch: u64) -> bool {
         let tag = self.tag(id, secret);
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.get(id).is_some_and(|(known, expires)| {
-            *expires > now && bool::from(known.as_ref().ct_eq(tag.as_ref()))
+        entries.get(id).is_some_and(|(known, expires, at)| {
+            *expires > now && *at == epoch && bool::from(known.as_ref().ct_eq(tag.as_ref()))
         })
     }
 
@@ -325,14 +342,14 @@ impl VerifiedCache {
     }
 
     /// Only called for registered clients, so the map stays bounded.
-    fn insert(&self, id: &str, secret: &Secret, now: i64) {
+    fn insert(&self, id: &str, secret: &Secret, now: i64, epoch: u64) {
         let tag = self.tag(id, secret);
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let fresh = entries.get(id).is_some_and(|(known, expires)| {
-            *expires > now && bool::from(known.as_ref().ct_eq(tag.as_ref()))
+        let fresh = entries.get(id).is_some_and(|(known, expires, at)| {
+            *expires > now && *at == epoch && bool::from(known.as_ref().ct_eq(tag.as_ref()))
         });
         if !fresh {
-            entries.insert(id.to_owned(), (tag, now + VERIFIED_TTL));
+            entries.insert(id.to_owned(), (tag, now + VERIFIED_TTL, epoch));
         }
     }
 }
@@ -385,13 +402,17 @@ mod tests {
     #[test]
     fn the_verified_cache_matches_only_the_same_secret() {
         let cache = VerifiedCache::new();
-        cache.insert("gateway", &Secret::new("right"), 100);
-        assert!(cache.contains("gateway", &Secret::new("right"), 399));
+        cache.insert("gateway", &Secret::new("right"), 100, 0);
+        assert!(cache.contains("gateway", &Secret::new("right"), 399, 0));
         assert!(
-            !cache.contains("gateway", &Secret::new("right"), 400),
+            !cache.contains("gateway", &Secret::new("right"), 400, 0),
             "expired"
         );
-        assert!(!cache.contains("gateway", &Secret::new("wrong"), 101));
-        assert!(!cache.contains("loadgen", &Secret::new("right"), 101));
+        assert!(!cache.contains("gateway", &Secret::new("wrong"), 101, 0));
+        assert!(!cache.contains("loadgen", &Secret::new("right"), 101, 0));
+        assert!(
+            !cache.contains("gateway", &Secret::new("right"), 101, 1),
+            "verified before a rotation"
+        );
     }
 }

@@ -6,12 +6,21 @@
 //!
 //! A client that was never rotated uses its config secret. Rotated hashes
 //! live in the database ([`SecretRow`]) and in memory here, read once at
-//! start-up; the database row wins over the config from then on. Only
-//! argon2id hashes are kept, never a secret.
+//! start-up. The row wins over the config only while the config gives the
+//! same hash it was rotated from: an operator who puts a new secret in the
+//! config (the usual answer to a leak) gets exactly that secret, and the
+//! rotation is dropped with a warning. (A config that hashes its secret at
+//! start, from an environment variable or the demo file, changes hash at
+//! every start, so there a restart ends a rotation's grace period: the new
+//! secret is in the file or variable by then.) Only argon2id hashes are
+//! kept, never a secret.
 
 use std::{
     collections::HashMap,
-    sync::{PoisonError, RwLock},
+    sync::{
+        PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use crate::{directory::Client, password::PasswordHash, store::SecretRow};
@@ -64,19 +73,45 @@ impl Rotated {
 #[derive(Debug, Default)]
 pub(crate) struct Rotations {
     entries: RwLock<HashMap<String, Rotated>>,
+    /// Bumped by every change, so a secret verified before a change is
+    /// never remembered as valid after it.
+    epoch: AtomicU64,
 }
 
 impl Rotations {
-    /// The state stored in `rows`; a stored hash that no longer parses is
-    /// an error naming the client.
-    pub(crate) fn load(rows: Vec<SecretRow>) -> Result<Self, String> {
-        let entries = rows
-            .iter()
-            .map(|row| Ok((row.client_id.clone(), Rotated::from_row(row)?)))
-            .collect::<Result<_, String>>()?;
+    /// The state stored in `rows`, keeping only rows whose client's config
+    /// hash (`config_hash`) is still the one they were rotated from; a
+    /// stored hash that no longer parses is an error naming the client.
+    pub(crate) fn load(
+        rows: Vec<SecretRow>,
+        config_hash: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let mut entries = HashMap::new();
+        for row in rows {
+            if config_hash(&row.client_id).as_deref() != Some(row.config_hash.as_str()) {
+                tracing::warn!(
+                    client = row.client_id,
+                    "the config gives this client another secret than the one it was \
+                     rotated from: the config's secret is used, the rotation is dropped"
+                );
+                continue;
+            }
+            entries.insert(row.client_id.clone(), Rotated::from_row(&row)?);
+        }
         Ok(Self {
             entries: RwLock::new(entries),
+            epoch: AtomicU64::new(0),
         })
+    }
+
+    /// The number of changes so far; see [`Rotations::epoch`]'s field.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether `client` has a previous secret still valid at `now`.
+    pub(crate) fn in_grace(&self, client: &Client, now: i64) -> bool {
+        self.hashes(client, now).1.is_some()
     }
 
     /// The hashes a secret presented for `client` at `now` is checked
@@ -112,6 +147,7 @@ impl Rotations {
             current_hash: new.as_str().to_owned(),
             previous_hash: Some(current.as_str().to_owned()),
             previous_expires_at: Some(previous_until),
+            config_hash: client.secret.as_str().to_owned(),
         }
     }
 
@@ -124,6 +160,7 @@ impl Rotations {
             current_hash: current.as_str().to_owned(),
             previous_hash: None,
             previous_expires_at: None,
+            config_hash: client.secret.as_str().to_owned(),
         })
     }
 
@@ -134,6 +171,7 @@ impl Rotations {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(row.client_id.clone(), rotated);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 

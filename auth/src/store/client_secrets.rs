@@ -11,13 +11,15 @@ pub(crate) struct SecretRow {
     pub(crate) current_hash: String,
     pub(crate) previous_hash: Option<String>,
     pub(crate) previous_expires_at: Option<i64>,
+    /// The config's hash of the secret when this was written.
+    pub(crate) config_hash: String,
 }
 
 impl Store {
     /// Every client's rotated secrets.
     pub(crate) async fn client_secrets(&self) -> Result<Vec<SecretRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT client_id, current_hash, previous_hash, previous_expires_at \
+            "SELECT client_id, current_hash, previous_hash, previous_expires_at, config_hash \
              FROM client_secrets",
         )
         .fetch_all(&self.pool)
@@ -32,19 +34,21 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO client_secrets \
-               (client_id, current_hash, previous_hash, previous_expires_at, rotated_at) \
-             VALUES (?, ?, ?, ?, ?) \
+               (client_id, current_hash, previous_hash, previous_expires_at, rotated_at, config_hash) \
+             VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (client_id) DO UPDATE SET \
                current_hash = excluded.current_hash, \
                previous_hash = excluded.previous_hash, \
                previous_expires_at = excluded.previous_expires_at, \
-               rotated_at = excluded.rotated_at",
+               rotated_at = excluded.rotated_at, \
+               config_hash = excluded.config_hash",
         )
         .bind(&row.client_id)
         .bind(&row.current_hash)
         .bind(&row.previous_hash)
         .bind(row.previous_expires_at)
         .bind(now)
+        .bind(&row.config_hash)
         .execute(&self.pool)
         .await
         .map(drop)

@@ -160,3 +160,52 @@ async fn only_admins_rotate_and_bad_requests_change_nothing() {
     );
     assert_eq!(uses(&auth, "previous").await, 0.0);
 }
+
+#[tokio::test]
+async fn a_second_rotation_waits_for_the_first_to_finish() {
+    let auth = TestAuth::start_with(Options::args(ENABLED)).await;
+    let token = auth.admin_token().await;
+    let path = "/admin/clients/loadgen/secret";
+    assert_eq!(admin_post(&auth, path, &token, "").await.status, 200);
+    // A second one now would end the first one's grace at once.
+    let again = admin_post(&auth, path, &token, "").await;
+    assert_eq!(again.error(), "invalid_request");
+    assert_eq!(uses(&auth, "previous").await, 0.0);
+    let finish = admin_post(&auth, &format!("{path}/finish"), &token, "").await;
+    assert_eq!(finish.status, 200);
+    assert_eq!(admin_post(&auth, path, &token, "").await.status, 200);
+}
+
+/// An operator who answers a leak by putting a new secret in the config
+/// gets that secret, whatever was rotated before.
+#[tokio::test]
+async fn a_new_secret_in_the_config_wins_over_a_rotation() {
+    let auth = TestAuth::start_with(Options::args(ENABLED)).await;
+    let token = auth.admin_token().await;
+    let reply = admin_post(&auth, "/admin/clients/loadgen/secret", &token, "").await;
+    let rotated = reply.json()["client_secret"]
+        .as_str()
+        .expect("new")
+        .to_owned();
+
+    let mut config = crate::support::test_config();
+    let changed = "changed-in-the-config";
+    let hash = auth::PasswordHash::create(&auth::Secret::new(changed), crate::support::TEST_HASH)
+        .expect("hash");
+    for client in config["clients"].as_array_mut().expect("clients") {
+        if client["id"] == "loadgen" {
+            client["secret_hash"] = hash.as_str().into();
+        }
+    }
+    let path = auth.data.path().join("changed.json");
+    std::fs::write(&path, config.to_string()).expect("write config");
+    let mut options = Options::args(ENABLED);
+    options.config = Some(path);
+    let auth = auth.restart(options).await;
+    assert_eq!(as_client(&auth, "loadgen", changed).await.status, 200);
+    assert_eq!(as_client(&auth, "loadgen", &rotated).await.status, 401);
+    assert_eq!(
+        as_client(&auth, "loadgen", &secret("loadgen")).await.status,
+        401
+    );
+}

@@ -68,6 +68,11 @@ static TEST_CONFIG: LazyLock<String> = LazyLock::new(|| {
     config.to_string()
 });
 
+/// The test config as JSON, for a test that writes a variant of it.
+pub(crate) fn test_config() -> Value {
+    serde_json::from_str(&TEST_CONFIG).expect("the test config is JSON")
+}
+
 /// How to start.
 #[derive(Debug, Default)]
 pub(crate) struct Options {
