@@ -75,9 +75,11 @@ impl Backoff {
         if !entries.contains_key(key) && entries.len() >= MAX_ENTRIES {
             entries.retain(|_, e| now - e.last_failure < policy.forget_after_secs);
             if entries.len() >= MAX_ENTRIES {
+                // A flood of new keys must not free a blocked one: the
+                // stalest entry that blocks nothing goes first.
                 let stalest = entries
                     .iter()
-                    .min_by_key(|(_, e)| e.last_failure)
+                    .min_by_key(|(_, e)| (e.blocked_until > now, e.last_failure))
                     .map(|(k, _)| k.clone());
                 if let Some(stalest) = stalest {
                     entries.remove(&stalest);
@@ -179,5 +181,21 @@ mod tests {
         }
         let len = backoff.lock().len();
         assert!(len < MAX_ENTRIES, "{len}");
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_does_not_free_a_blocked_one() {
+        let backoff = Backoff::new(BackoffPolicy::default());
+        for _ in 0..6 {
+            backoff.failure("user:bob from 10.0.0.1", 0);
+        }
+        assert!(backoff.check("user:bob from 10.0.0.1", 1).is_err());
+        for i in 0..(MAX_ENTRIES + 50) {
+            backoff.failure(&format!("user:invented-{i} from 10.0.0.1"), 1);
+        }
+        assert!(
+            backoff.check("user:bob from 10.0.0.1", 1).is_err(),
+            "still blocked after the flood"
+        );
     }
 }

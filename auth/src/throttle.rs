@@ -103,11 +103,11 @@ impl Throttle {
     }
 }
 
-/// The per-address key. Without an address (not over HTTP) every request
-/// shares one.
+/// The per-address key: an IPv6 client by its /64, which it could roam
+/// freely. Without an address (not over HTTP) every request shares one.
 fn pair_key(principal: &str, address: Option<IpAddr>) -> String {
     match address {
-        Some(ip) => format!("{principal} from {ip}"),
+        Some(ip) => format!("{principal} from {}", mesh::peer::client_network(ip)),
         None => format!("{principal} from ?"),
     }
 }

@@ -269,7 +269,6 @@ async fn oauth_passthrough(State(gw): State<Arc<Gateway>>, request: Request<Body
 
 /// Reflection and health: answered here, limited per source address.
 async fn self_description(State(gw): State<Arc<Gateway>>, request: Request<Body>) -> Response {
-    mesh::https::record_rpc(request.uri().path());
     if let Some(ip) = source_ip(&request)
         && let Err(error) = gw.limits.check_ip(ip)
     {

@@ -202,7 +202,9 @@ impl AuthProxy {
         if let Some(ip) = ip {
             forward.headers_mut().insert(FORWARDED_FOR, ip_header(ip));
         }
-        let url = forward.uri().to_string();
+        // Without the query: a client may put credentials there by mistake,
+        // and a span is no place for them.
+        let url = format!("https://{}{}", self.authority, forward.uri().path());
         let span = mesh::telemetry::http_client_span(&parts.method, &url, &self.authority);
         mesh::telemetry::inject(&span, forward.headers_mut());
         let reply = tracing::Instrument::instrument(self.client.request(forward), span.clone());

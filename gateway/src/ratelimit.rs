@@ -56,8 +56,9 @@ impl RateLimits {
     }
 
     /// Charges one unauthenticated request to its source address.
+    /// (An IPv6 client is charged by its /64, which it could roam freely.)
     pub(crate) fn check_ip(&self, ip: IpAddr) -> Result<(), GatewayError> {
-        self.check(&self.ip, &ip, "ip")
+        self.check(&self.ip, &mesh::peer::client_network(ip), "ip")
     }
 
     fn check<K: Clone + Hash + Eq>(

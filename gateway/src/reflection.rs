@@ -5,7 +5,10 @@
 //!   the services that have public RPCs, each with only its public methods
 //!   (those the route table serves). Internal RPCs (`Debit`, `Charge`, …)
 //!   and internal-only services (auth's) are cut out of the descriptors, so
-//!   a tool cannot even name them;
+//!   no tool lists or describes them. The message types of the proto files
+//!   stay (a file is served whole), so a tool that asks for one by name,
+//!   e.g. `accounts.v1.DebitRequest`, still sees its shape: a shape, never
+//!   a way to call it;
 //! - **`grpc.health.v1`** for the edge itself (service `""`) and for each
 //!   public service, so a load balancer can health-check the door over gRPC.
 //!

@@ -98,3 +98,36 @@ where
         }
     }
 }
+
+/// The network a client address stands for, for limits keyed by address:
+/// an IPv4 address itself, an IPv6 one's /64 (what one subscriber or host
+/// gets, and can take any address of).
+pub fn client_network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                std::net::Ipv6Addr::from(bits).into()
+            }
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::client_network;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let a = client_network("2001:db8:1:2:aaaa::1".parse().expect("ip"));
+        let b = client_network("2001:db8:1:2:bbbb::9".parse().expect("ip"));
+        let c = client_network("2001:db8:1:3::1".parse().expect("ip"));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let v4 = "10.0.0.1".parse().expect("ip");
+        assert_eq!(client_network(v4), v4);
+        assert_eq!(client_network("::ffff:10.0.0.1".parse().expect("ip")), v4);
+    }
+}

@@ -65,19 +65,7 @@ pub fn init(format: LogFormat, workload: &str) {
     let logs = logs.with_filter(tracing_subscriber::filter::filter_fn(|meta| {
         meta.target() != SPAN_EVENTS
     }));
-    let traces = tracer_provider(workload).map(|provider| {
-        let tracer = provider.tracer("mesh");
-        let _ = PROVIDER.set(provider);
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            // None of the machinery: source locations, threads, busy/idle
-            // times, targets and levels are noise in a trace.
-            .with_location(false)
-            .with_threads(false)
-            .with_tracked_inactivity(false)
-            .with_target(false)
-            .with_level(false)
-    });
+    let traces = tracer_provider(workload).map(otel_layer);
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(logs)
@@ -95,15 +83,7 @@ pub fn init_traces(service: &str) -> bool {
     let Some(provider) = tracer_provider(service) else {
         return false;
     };
-    let tracer = provider.tracer("mesh");
-    let _ = PROVIDER.set(provider);
-    let traces = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_location(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false)
-        .with_target(false)
-        .with_level(false);
+    let traces = otel_layer(provider);
     let installed = tracing_subscriber::registry()
         .with(EnvFilter::new("info"))
         .with(traces)
@@ -112,6 +92,43 @@ pub fn init_traces(service: &str) -> bool {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     }
     installed.is_ok()
+}
+
+/// The layer that turns spans into OpenTelemetry spans of `provider`
+/// (kept to flush at exit).
+fn otel_layer<S>(
+    provider: SdkTracerProvider,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    let tracer = provider.tracer("mesh");
+    let _ = PROVIDER.set(provider);
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        // None of the machinery: source locations, threads, busy/idle
+        // times, targets and levels are noise in a trace.
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false)
+}
+
+/// `host:port` as the `server.address` and `server.port` attributes
+/// (`[::1]:443` too); no port if there is none to read.
+pub(crate) fn host_and_port(authority: &str) -> (&str, Option<i64>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, port)) => (host, port.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (authority, None),
+        };
+    }
+    match authority.split_once(':') {
+        Some((host, port)) if !port.contains(':') => (host, port.parse().ok()),
+        // A bare IPv6 address, or no port.
+        _ => (authority, None),
+    }
 }
 
 /// An OTLP/gRPC exporter to `OTEL_EXPORTER_OTLP_ENDPOINT`, if set.
@@ -221,5 +238,19 @@ impl Injector for HeadersMut<'_> {
         ) {
             self.0.insert(name, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_and_port;
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(host_and_port("localhost:8443"), ("localhost", Some(8443)));
+        assert_eq!(host_and_port("[::1]:7443"), ("::1", Some(7443)));
+        assert_eq!(host_and_port("::1"), ("::1", None));
+        assert_eq!(host_and_port("auth"), ("auth", None));
+        assert_eq!(host_and_port("auth:x"), ("auth", None));
     }
 }

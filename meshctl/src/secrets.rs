@@ -74,6 +74,14 @@ struct NewSecret {
 
 pub(crate) async fn run(args: &SecretsArgs) -> anyhow::Result<()> {
     let SecretsCommand::Rotate(args) = &args.command;
+    let client = &args.client;
+    let valid = (1..=64).contains(&client.len())
+        && client
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !valid {
+        bail!("--client '{client}': not a client id (1 to 64 letters, digits, '.', '_', '-')");
+    }
     let gateway = args.stack.connect()?;
     let token = gateway
         .token(
@@ -84,7 +92,6 @@ pub(crate) async fn run(args: &SecretsArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("an admin token for '{}'", args.admin))?;
     let auth = auth_url(args)?;
-    let client = &args.client;
     let path = if args.finish {
         format!("{auth}/admin/clients/{client}/secret/finish")
     } else {
@@ -118,12 +125,15 @@ pub(crate) async fn run(args: &SecretsArgs) -> anyhow::Result<()> {
     }
     let new: NewSecret =
         serde_json::from_str(&body).with_context(|| format!("POST {path}: not a new secret"))?;
-    let file = args.stack.credentials_path();
-    update_credentials(&file, client, &new.client_secret)?;
+    // Shown before anything else can fail: auth has switched already.
     println!(
         "New secret of '{client}' (shown once): {}",
         new.client_secret
     );
+    let file = args.stack.credentials_path();
+    update_credentials(&file, client, &new.client_secret).context(
+        "the new secret above is valid, but the credentials file still holds the old one",
+    )?;
     println!(
         "The old one works until {} (Unix time); {} now holds the new one.",
         new.previous_valid_until,

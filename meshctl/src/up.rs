@@ -493,7 +493,6 @@ fn record(stack: &[Workload]) -> anyhow::Result<StackFile> {
     })
 }
 
-/// What a person needs to use the running stack.
 /// How to run this program again from here: the path it was started by
 /// (`target/debug/meshctl` after a build), or `meshctl` when it was found
 /// on the `PATH`, so every printed hint works when pasted.
@@ -504,6 +503,7 @@ fn invoked_as() -> String {
     }
 }
 
+/// What a person needs to use the running stack.
 fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String {
     use std::fmt::Write;
     let gw = &record.gateway;

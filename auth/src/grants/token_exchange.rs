@@ -119,7 +119,7 @@ async fn exchange(
     }
     if request.has_actor_token {
         return Err(Error::InvalidRequest(
-            "actor_token is not supported: the actor is the calling workload".into(),
+            "actor_token is not supported: the actor is the authenticated caller".into(),
         ));
     }
     if request.audience.is_empty() {

@@ -26,10 +26,7 @@ pub(super) fn server_span<B>(request: &Request<B>, client: SocketAddr) -> Span {
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.uri().authority().map(http::uri::Authority::as_str))
         .unwrap_or_default();
-    let (address, port) = match host.rsplit_once(':') {
-        Some((address, port)) => (address, port.parse::<i64>().ok()),
-        None => (host, None),
-    };
+    let (address, port) = crate::telemetry::host_and_port(host);
     let version = match request.version() {
         Version::HTTP_2 => "2",
         Version::HTTP_10 => "1.0",

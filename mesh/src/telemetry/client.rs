@@ -13,10 +13,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub fn client_span(path: &str, server: &str) -> Span {
     let method = path.trim_start_matches('/');
     let (service, rpc) = method.split_once('/').unwrap_or((method, ""));
-    let (host, port) = match server.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<i64>().ok()),
-        None => (server, None),
-    };
+    let (host, port) = super::host_and_port(server);
     tracing::info_span!(
         "grpc.client",
         otel.name = method,
@@ -35,10 +32,7 @@ pub fn client_span(path: &str, server: &str) -> Span {
 /// (`host:port`), child of the current span (HTTP conventions: named by
 /// the method alone).
 pub fn http_client_span(method: &http::Method, url: &str, server: &str) -> Span {
-    let (host, port) = match server.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<i64>().ok()),
-        None => (server, None),
-    };
+    let (host, port) = super::host_and_port(server);
     tracing::info_span!(
         "http.client",
         otel.name = method.as_str(),

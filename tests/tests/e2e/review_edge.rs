@@ -54,13 +54,18 @@ async fn login(stack: &Stack, from: Option<IpAddr>, user: &str, password: &str) 
     token_request(stack, from, Some(("meshctl", &secret)), &form).await
 }
 
-/// Everything a client sees of an answer but the date.
+/// Everything a client sees of an answer but the date, and whether (not
+/// exactly how long) it is told to wait: two refusals a second apart may
+/// round their waits differently.
 fn seen(reply: &HttpReply) -> (u16, Vec<(String, String)>, String) {
     let headers = reply
         .headers
         .iter()
         .filter(|(name, _)| name != "date")
-        .cloned()
+        .map(|(name, value)| match name.as_str() {
+            "retry-after" => (name.clone(), "given".to_owned()),
+            _ => (name.clone(), value.clone()),
+        })
         .collect();
     (reply.status, headers, reply.body.clone())
 }

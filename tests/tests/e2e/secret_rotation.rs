@@ -1,9 +1,14 @@
 //! The secret rotation drill an operator runs, on the real stack: while
-//! `meshctl load` runs with `loadgen`'s old secret, `meshctl secrets
-//! rotate` gives it a new one; both work during the grace period (no token
-//! request fails); after `--finish` the old one gets `invalid_client`, and
-//! the load, now reading the new secret from the credentials file, has no
-//! failure either.
+//! `meshctl load` runs, `meshctl secrets rotate` gives `loadgen` a new
+//! secret; token requests with the old secret and with the new one all
+//! succeed during the grace period; after `--finish` the old one gets
+//! `invalid_client`, and a load that reads the credentials file (which now
+//! holds the new secret) has no failure.
+//!
+//! The token requests of this test are what checks the secrets: the load
+//! tool fetches its token once at start (and renews it only after three
+//! quarters of its 5-minute lifetime), so the load across the rotation
+//! shows that calls go on, not which secret it used.
 
 use std::path::PathBuf;
 
