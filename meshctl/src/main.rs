@@ -8,6 +8,7 @@ mod demo;
 mod forge;
 mod load;
 mod secrets;
+mod status;
 mod token;
 mod up;
 
@@ -34,6 +35,8 @@ enum Command {
     Token(token::TokenArgs),
     /// Load-test a running stack: through the gateway (gRPC, REST, abuse) or straight to a service.
     Load(load::LoadArgs),
+    /// Show the workloads of a running stack: pid, uptime, restarts, readiness.
+    Status(status::StatusArgs),
     /// Rotate an OAuth client's secret without downtime (auth's admin API).
     Secrets(secrets::SecretsArgs),
     /// Print a shell completion script, e.g. `meshctl completions bash > ~/.local/share/bash-completion/completions/meshctl`.
@@ -70,6 +73,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Token(args) => runtime()?.block_on(token::run(&args)),
         Command::Load(args) => runtime()?.block_on(load::run(&args)),
         Command::Secrets(args) => runtime()?.block_on(secrets::run(&args)),
+        Command::Status(args) => runtime()?.block_on(status::run(&args)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -560,3 +560,20 @@ fn summary(data: &Path, record: &StackFile, credentials: &Credentials) -> String
     let _ = writeln!(out, "Ready. Press Ctrl-C to stop.");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::restart_backoff;
+
+    #[test]
+    fn restarts_back_off_and_start_over_after_a_good_run() {
+        let quick = Duration::from_secs(2);
+        let waits: Vec<u64> = (0..8)
+            .map(|n| restart_backoff(n, quick).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(restart_backoff(7, Duration::from_secs(60)).as_secs(), 1);
+    }
+}

@@ -394,3 +394,79 @@ async fn ctrl_c_while_the_stack_starts_leaves_no_workload_behind() {
         "workloads left running"
     );
 }
+
+/// `meshctl up` supervises: a workload killed with SIGKILL is started again
+/// on its addresses (the stack works on, `meshctl status` counts the
+/// restart), and `meshctl up` itself killed with SIGKILL leaves no workload
+/// behind (their lifeline pipe closes).
+#[tokio::test]
+async fn a_killed_workload_is_restarted_and_a_killed_meshctl_leaves_nothing() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let data = scratch.path().join("mesh");
+    let mut up = Up::start(&data).await;
+    let pid_of = |name: &str| {
+        read_json(&data.join("stack.json"))["processes"]
+            .as_array()
+            .expect("processes")
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| (p["pid"].as_u64().unwrap_or(0), p["restarts"].as_u64()))
+    };
+    let (orders, _) = pid_of("orders").expect("orders");
+    let kill = |signal: &str, pid: u64| {
+        std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill")
+            .success()
+    };
+    assert!(kill("-KILL", orders));
+
+    // Started again (1 s of backoff), recorded, and ready.
+    let restarted = mesh::testing::eventually(Duration::from_secs(60), || async {
+        let (pid, restarts) = pid_of("orders")?;
+        (pid != orders && restarts == Some(1)).then_some(pid)
+    })
+    .await
+    .expect("orders was started again");
+    let status = mesh::testing::eventually(Duration::from_secs(30), || async {
+        let (ok, output) = meshctl(&["status", "--json"], &data).await;
+        let rows: Value = serde_json::from_str(&output).ok().filter(|_| ok)?;
+        let row = rows
+            .as_array()?
+            .iter()
+            .find(|r| r["name"] == "orders")?
+            .clone();
+        (row["ready"] == true).then_some(row)
+    })
+    .await
+    .expect("orders ready again, as meshctl status shows");
+    assert_eq!(status["pid"], restarted);
+    assert_eq!(status["restarts"], 1);
+    assert_eq!(status["alive"], true);
+    // The mesh works on: every step of the demo, an order included.
+    let (ok, output) = meshctl(&["demo", "--json"], &data).await;
+    assert!(ok, "the demo after a restart:\n{output}");
+
+    // SIGKILL meshctl itself: every workload goes with it.
+    let workloads: Vec<u64> = read_json(&data.join("stack.json"))["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .filter_map(|p| p["pid"].as_u64())
+        .collect();
+    let pid = u64::from(up.child.id().expect("meshctl pid"));
+    assert!(kill("-KILL", pid));
+    let _ = up.child.wait().await;
+    let gone = mesh::testing::eventually(Duration::from_secs(30), || async {
+        workloads
+            .iter()
+            .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+            .then_some(())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "workloads outlived meshctl up: {workloads:?}"
+    );
+}
