@@ -9,19 +9,15 @@ use std::{
     time::Duration,
 };
 
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::{
-        ExportTraceServiceRequest, ExportTraceServiceResponse,
-        trace_service_server::{TraceService, TraceServiceServer},
-    },
-    common::v1::any_value::Value,
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    trace_service_server::{TraceService, TraceServiceServer},
 };
 use tonic::{Request, Response, Status};
 
 use crate::stack::Stack;
 
-/// One received span: (service, name, trace id, span id, parent span id).
-pub(crate) type Received = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
+pub(crate) use mesh_e2e::otlp::Received;
 
 /// An OTLP/gRPC trace receiver keeping every span it is sent.
 #[derive(Debug, Clone, Default)]
@@ -87,30 +83,8 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let mut spans = self.spans.lock().expect("lock");
-        for resource in request.into_inner().resource_spans {
-            let service = resource
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for scope in resource.scope_spans {
-                for span in scope.spans {
-                    spans.push((
-                        service.clone(),
-                        span.name,
-                        span.trace_id,
-                        span.span_id,
-                        span.parent_span_id,
-                    ));
-                }
-            }
-        }
+        let spans = mesh_e2e::otlp::received(request.into_inner());
+        self.spans.lock().expect("lock").extend(spans);
         Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }
