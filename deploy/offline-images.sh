@@ -95,13 +95,12 @@ if [[ -n "${REBUILD_BASE:-}" ]] || ! exists "$PROMETHEUS"; then
   echo "== Prometheus image $PROMETHEUS: debootstrap bookworm with Debian's prometheus"
   bootstrap prometheus ca-certificates,curl,prometheus
   install -m 0644 deploy/prometheus.yml "$work/prometheus/etc/prometheus/prometheus.yml"
-  # Its data: a volume (the root filesystem is read-only), owned by the
-  # package's user.
+  # Its data, in the container's own layer: no anonymous volume that a
+  # `docker-compose down` without -v would leave behind.
   mkdir -p "$work/prometheus/prometheus"
   chroot "$work/prometheus" chown prometheus:prometheus /prometheus
   tar -C "$work/prometheus" --numeric-owner -c . | docker import \
     --change 'USER prometheus' \
-    --change 'VOLUME /prometheus' \
     --change 'EXPOSE 9090' \
     --change 'ENTRYPOINT ["/usr/bin/prometheus"]' \
     --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.console.libraries=/usr/share/prometheus/console_libraries", "--web.console.templates=/usr/share/prometheus/consoles"]' \

@@ -7,6 +7,7 @@
 mod binaries;
 mod clients;
 mod compose;
+mod compose_docker;
 mod crash;
 mod gateway_e2e;
 mod observability;
