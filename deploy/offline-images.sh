@@ -17,7 +17,9 @@
 #
 # Needs root (debootstrap, chroot) and debootstrap. Nothing runs apt or
 # cargo inside a container: containers here cannot reach any network.
-# REBUILD_BASE=1 rebuilds the two cached images.
+# The two cached images are rebuilt when this script or
+# deploy/prometheus.yml changed (their hash is a tag of the images), or
+# with REBUILD_BASE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +48,15 @@ mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# What the cached images are made from: a change rebuilds them.
+RECIPE=recipe-$(cat deploy/offline-images.sh deploy/prometheus.yml | sha256sum | cut -c1-12)
+# Whether image $1 exists, made by this recipe.
+cached() { [[ -z "${REBUILD_BASE:-}" ]] && docker image inspect "${1%:*}:$RECIPE" >/dev/null 2>&1; }
+# Tags image $1 with the recipe, dropping the tags of older recipes.
+mark() {
+  docker images --format '{{.Repository}}:{{.Tag}}' "${1%:*}" | { grep ':recipe-' || true; } | xargs -r docker rmi >/dev/null
+  docker tag "$1" "${1%:*}:$RECIPE"
+}
 elapsed() { echo "$((SECONDS - $1))s"; }
 
 work=$(mktemp -d /var/tmp/mesh-offline.XXXXXX)
@@ -79,18 +89,19 @@ add_mesh_user() {
 }
 
 t0=$SECONDS
-if [[ -n "${REBUILD_BASE:-}" ]] || ! exists "$BASE"; then
+if ! cached "$BASE"; then
   t=$SECONDS
   echo "== base image $BASE: debootstrap bookworm from $(mirror)"
   bootstrap base ca-certificates,curl
   add_mesh_user "$work/base"
   tar -C "$work/base" --numeric-owner -c . | docker import - "$BASE" >/dev/null
+  mark "$BASE"
   echo "   built in $(elapsed $t) ($(docker image inspect -f '{{.Size}}' "$BASE" | numfmt --to=iec))"
 else
   echo "== base image $BASE: cached"
 fi
 
-if [[ -n "${REBUILD_BASE:-}" ]] || ! exists "$PROMETHEUS"; then
+if ! cached "$PROMETHEUS"; then
   t=$SECONDS
   echo "== Prometheus image $PROMETHEUS: debootstrap bookworm with Debian's prometheus"
   bootstrap prometheus ca-certificates,curl,prometheus
@@ -105,6 +116,7 @@ if [[ -n "${REBUILD_BASE:-}" ]] || ! exists "$PROMETHEUS"; then
     --change 'ENTRYPOINT ["/usr/bin/prometheus"]' \
     --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.console.libraries=/usr/share/prometheus/console_libraries", "--web.console.templates=/usr/share/prometheus/consoles"]' \
     - "$PROMETHEUS" >/dev/null
+  mark "$PROMETHEUS"
   echo "   built in $(elapsed $t)"
 else
   echo "== Prometheus image $PROMETHEUS: cached"

@@ -42,17 +42,6 @@ impl Collector {
         (collector, endpoint)
     }
 
-    /// Waits (bounded) until spans of trace `trace_id` (hex) have arrived
-    /// from every one of `services`, and returns that trace's spans.
-    pub(crate) async fn trace(&self, trace_id: &str, services: &[&str]) -> Option<Vec<Received>> {
-        self.trace_until(trace_id, |spans| {
-            services
-                .iter()
-                .all(|name| spans.iter().any(|s| s.0 == *name))
-        })
-        .await
-    }
-
     /// Waits (bounded) until the spans of trace `trace_id` (hex) received
     /// so far are `complete`, and returns them.
     pub(crate) async fn trace_until(
