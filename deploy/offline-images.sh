@@ -15,7 +15,7 @@
 #                                     gateway,orders,payments,accounts,
 #                                     meshctl,otlp-sink}; rebuilt every run
 #
-# Needs root (debootstrap, chroot) and debootstrap. Nothing runs apt or
+# Needs root and debootstrap (for the two cached images). Nothing runs apt or
 # cargo inside a container: containers here cannot reach any network.
 # The two cached images are rebuilt when this script or
 # deploy/prometheus.yml changed (their hash is a tag of the images), or
@@ -88,22 +88,17 @@ add_mesh_user() {
     /export/orders /export/payments /export/accounts
 }
 
-t0=$SECONDS
-if ! cached "$BASE"; then
-  t=$SECONDS
-  echo "== base image $BASE: debootstrap bookworm from $(mirror)"
+build_base() {
+  local t=$SECONDS
   bootstrap base ca-certificates,curl
   add_mesh_user "$work/base"
   tar -C "$work/base" --numeric-owner -c . | docker import - "$BASE" >/dev/null
   mark "$BASE"
-  echo "   built in $(elapsed $t) ($(docker image inspect -f '{{.Size}}' "$BASE" | numfmt --to=iec))"
-else
-  echo "== base image $BASE: cached"
-fi
+  echo "   base image built in $(elapsed $t) ($(docker image inspect -f '{{.Size}}' "$BASE" | numfmt --to=iec))"
+}
 
-if ! cached "$PROMETHEUS"; then
-  t=$SECONDS
-  echo "== Prometheus image $PROMETHEUS: debootstrap bookworm with Debian's prometheus"
+build_prometheus() {
+  local t=$SECONDS
   bootstrap prometheus ca-certificates,curl,prometheus
   install -m 0644 deploy/prometheus.yml "$work/prometheus/etc/prometheus/prometheus.yml"
   # Its data, in the container's own layer: no anonymous volume that a
@@ -117,21 +112,42 @@ if ! cached "$PROMETHEUS"; then
     --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.console.libraries=/usr/share/prometheus/console_libraries", "--web.console.templates=/usr/share/prometheus/consoles"]' \
     - "$PROMETHEUS" >/dev/null
   mark "$PROMETHEUS"
-  echo "   built in $(elapsed $t)"
+  echo "   Prometheus image built in $(elapsed $t) ($(docker image inspect -f '{{.Size}}' "$PROMETHEUS" | numfmt --to=iec))"
+}
+
+t0=$SECONDS
+# The two root filesystems are independent: made side by side, the
+# mirror's latency overlaps.
+jobs=()
+if cached "$BASE"; then
+  echo "== base image $BASE: cached"
 else
-  echo "== Prometheus image $PROMETHEUS: cached"
+  echo "== base image $BASE: debootstrap bookworm from $(mirror)"
+  build_base & jobs+=($!)
 fi
+if cached "$PROMETHEUS"; then
+  echo "== Prometheus image $PROMETHEUS: cached"
+else
+  echo "== Prometheus image $PROMETHEUS: debootstrap bookworm with Debian's prometheus"
+  build_prometheus & jobs+=($!)
+fi
+for job in "${jobs[@]}"; do wait "$job"; done
 
 t=$SECONDS
 echo "== mesh image $MESH from target/$profile"
 mkdir -p "$work/context/bin"
 for bin in "${BINARIES[@]}"; do
   src="target/$profile/$bin"
-  [[ -x "$src" ]] || { echo "$src is missing: run cargo build --workspace --bins${profile/debug/}" >&2; exit 1; }
+  [[ -x "$src" ]] || { echo "$src is missing: run cargo build --workspace --bins$([[ $profile == release ]] && echo ' --release')" >&2; exit 1; }
   # Debug symbols are most of a debug binary; the image does not need them.
   strip -o "$work/context/bin/$bin" "$src"
 done
+previous=$(docker image inspect --format '{{.Id}}' "$MESH" 2>/dev/null || true)
 docker build --quiet --file deploy/offline.Dockerfile --build-arg BASE="$BASE" \
   --tag "$MESH" "$work/context" >/dev/null
+# The image this one replaces, unless a container still uses it.
+if [[ -n "$previous" && "$previous" != "$(docker image inspect --format '{{.Id}}' "$MESH")" ]]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 echo "   built in $(elapsed $t)"
 echo "== images ready in $(elapsed $t0)"

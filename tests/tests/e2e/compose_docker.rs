@@ -1,8 +1,8 @@
 //! `docker-compose.yml` for real: the stack in Docker containers, with
 //! faults injected, each container holding only its own secrets.
 //!
-//! Needs a Docker Engine and `docker-compose`; without them the test skips
-//! with a message, except under CI (`CI` set), where it fails. The images
+//! Needs a Docker Engine, `docker-compose` and root; without them the test
+//! skips with a message, except under CI (`CI` set), where it fails. The images
 //! come from `deploy/offline-images.sh` (run here: the cached base images
 //! make it a few seconds; it needs root and debootstrap the first time),
 //! with the binaries this test runs next to; `deploy/compose.offline.yml`
@@ -46,8 +46,13 @@ const BETWEEN_FAULTS: usize = 10;
 /// Whether this machine can run the test; `false` (with the reason
 /// printed) outside CI, a failure under CI.
 fn docker_available() -> bool {
+    let root = String::from_utf8_lossy(&output("id", &["-u"]).stdout).trim() == "0";
     let missing = if !output("docker", &["info"]).status.success() {
         Some("no Docker Engine answers `docker info`")
+    } else if !root {
+        // The faults SIGKILL containers' processes from the host, and the
+        // base images are made with debootstrap.
+        Some("it must run as root")
     } else if !output("docker-compose", &["version"]).status.success() {
         Some("no `docker-compose` (apt-get install docker-compose)")
     } else {

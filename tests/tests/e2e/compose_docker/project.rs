@@ -34,13 +34,18 @@ pub(super) fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Runs `program args` and returns whatever happened.
+/// Runs `program args` and returns whatever happened; a program that
+/// cannot be started is reported as a failed run.
 pub(super) fn output(program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
         .current_dir(repo_root())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+        .unwrap_or_else(|e| Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+            stdout: Vec::new(),
+            stderr: format!("cannot run {program}: {e}").into_bytes(),
+        })
 }
 
 /// Calls `check` every `pause` until it answers, for at most `limit`.
