@@ -4,9 +4,11 @@
 //! container, network or volume behind.
 
 use std::{
+    collections::HashMap,
     future::Future,
     path::{Path, PathBuf},
     process::{Command, Output},
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -72,13 +74,20 @@ pub(super) struct Project {
     pub(super) name: String,
     /// The host port the gateway is published on.
     pub(super) gateway_port: u16,
+    /// Container ids by service, asked of compose once per `up` (a restart
+    /// keeps the container; `up` after `down` makes new ones).
+    ids: Mutex<HashMap<String, String>>,
 }
 
 impl Project {
     /// A project named `name` publishing the gateway on `gateway_port`;
     /// nothing runs yet.
     pub(super) fn new(name: String, gateway_port: u16) -> Self {
-        Self { name, gateway_port }
+        Self {
+            name,
+            gateway_port,
+            ids: Mutex::default(),
+        }
     }
 
     fn compose_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
@@ -106,6 +115,7 @@ impl Project {
 
     /// `up -d` with the images already built; panics with compose's words.
     pub(super) fn up(&self) {
+        self.ids.lock().expect("ids").clear();
         let output = self.compose(&["up", "--detach", "--no-build"]);
         assert!(
             output.status.success(),
@@ -116,10 +126,15 @@ impl Project {
 
     /// The container id of `service`.
     pub(super) fn container(&self, service: &str) -> String {
-        let output = self.compose(&["ps", "--quiet", service]);
-        let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        assert!(!id.is_empty(), "no container for {service}");
-        id
+        let mut ids = self.ids.lock().expect("ids");
+        ids.entry(service.to_owned())
+            .or_insert_with(|| {
+                let output = self.compose(&["ps", "--quiet", service]);
+                let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+                assert!(!id.is_empty(), "no container for {service}");
+                id
+            })
+            .clone()
     }
 
     /// The project's network (compose's `default`).
