@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use mesh::{
     TrustDomain,
-    pki::{CertAuthority, LeafSpec, PkiDir, WORKLOADS},
+    pki::{CertAuthority, IssuedCert, LeafSpec, PkiDir, WORKLOADS},
 };
 use time::OffsetDateTime;
 
@@ -52,6 +52,12 @@ pub(crate) struct CertsArgs {
     /// Create a new CA even if one exists (implies re-issuing everything).
     #[arg(long)]
     new_ca: bool,
+
+    /// Also copy each workload's own files (`ca.pem`, `<workload>.pem`,
+    /// `<workload>-key.pem`) into `<DIR>/<workload>/`, one directory per
+    /// workload to mount alone: never the CA key, never another's key.
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
 
     /// Say nothing about certificates kept as they are.
     #[arg(skip)]
@@ -123,7 +129,7 @@ pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
     } else {
         args.workloads.iter().map(String::as_str).collect()
     };
-    for name in names {
+    for name in names.iter().copied() {
         let renew_at = OffsetDateTime::now_utc() + args.renew_before;
         let expiring = dir
             .not_after(name)
@@ -146,5 +152,32 @@ pub(crate) fn run(args: &CertsArgs) -> anyhow::Result<()> {
             spec.uris.join(", ")
         );
     }
+    if let Some(export) = &args.export {
+        for name in names {
+            export_workload(&dir, name, &export.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies what workload `name` needs to run, and nothing else, into `to`:
+/// the CA certificate, its certificate and its key (mode 0600).
+fn export_workload(dir: &PkiDir, name: &str, to: &Path) -> anyhow::Result<()> {
+    let read = |path: PathBuf| {
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let issued = IssuedCert {
+        cert_pem: read(dir.cert(name))?,
+        key_pem: read(dir.key(name))?,
+    };
+    let out = PkiDir::new(to);
+    out.write_workload(name, &issued, true)?;
+    // Written through a temporary file, as the keys are, so a workload
+    // reloading its trust bundle never reads half a certificate.
+    let tmp = out.ca_cert().with_extension("pem.tmp");
+    std::fs::write(&tmp, read(dir.ca_cert())?)
+        .and_then(|()| std::fs::rename(&tmp, out.ca_cert()))
+        .with_context(|| format!("cannot write {}", out.ca_cert().display()))?;
+    println!("exported {:<10} {}", name, to.display());
     Ok(())
 }

@@ -131,3 +131,63 @@ fn bad_flags_are_named() {
     assert!(!ok);
     assert!(text.contains("--validity"), "{text}");
 }
+
+#[test]
+fn export_gives_each_workload_its_own_key_and_the_ca_certificate_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, export) = (dir.path().join("certs"), dir.path().join("export"));
+    let (ok, text) = meshctl(&[
+        "certs",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--workloads",
+        "orders,payments",
+        "--export",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{text}");
+    let ca = std::fs::read(PkiDir::new(&out).ca_cert()).expect("CA cert");
+    for name in ["orders", "payments"] {
+        let own = PkiDir::new(export.join(name));
+        let mut files: Vec<String> = std::fs::read_dir(own.path())
+            .expect("export dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        // Nothing else: no CA key, no other workload's key.
+        assert_eq!(
+            files,
+            [
+                "ca.pem".to_owned(),
+                format!("{name}-key.pem"),
+                format!("{name}.pem"),
+            ]
+        );
+        assert_eq!(mode(&own.key(name)), 0o600, "{name} key mode");
+        assert_eq!(std::fs::read(own.ca_cert()).expect("CA cert"), ca);
+        assert_eq!(
+            std::fs::read(own.key(name)).expect("key"),
+            std::fs::read(PkiDir::new(&out).key(name)).expect("key")
+        );
+        // A workload loads its identity from the exported directory alone.
+        let files = mesh::tls::TlsFiles {
+            cert: own.cert(name),
+            key: own.key(name),
+            ca: own.ca_cert(),
+        };
+        MeshTls::load(files, "mesh.local".parse().expect("td"), name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // A second run keeps the identities and exports the same files again.
+    let (ok, text) = meshctl(&[
+        "certs",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--workloads",
+        "orders,payments",
+        "--export",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("kept"), "{text}");
+}

@@ -12,10 +12,10 @@
 //! Afterwards the records of all three services must agree: sum of
 //! balances = deposits - captured + refunds.
 
-mod client;
+pub(crate) mod client;
 mod cluster;
 mod invariants;
-mod records;
+pub(crate) mod records;
 
 use std::{
     collections::HashMap,
@@ -194,7 +194,7 @@ async fn killed_workloads_neither_create_nor_lose_money() {
 
     // Orders left PENDING by an outage are settled by the restarted orders.
     let settled = eventually(Duration::from_secs(60), || async {
-        let orders = all_orders(&clients, &cluster).await;
+        let orders = all_orders(&clients.orders("maria", STAFF, cluster.addr("orders"))).await;
         orders
             .iter()
             .all(|o| o.status() != OrderStatus::Pending)

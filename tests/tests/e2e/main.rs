@@ -8,6 +8,7 @@ mod alerts;
 mod binaries;
 mod clients;
 mod compose;
+mod compose_docker;
 mod crash;
 mod gateway_e2e;
 mod observability;

@@ -18,52 +18,13 @@ use opentelemetry_proto::tonic::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
         trace_service_server::{TraceService, TraceServiceServer},
     },
-    common::v1::{KeyValue, any_value::Value},
     trace::v1::{span::SpanKind, status::StatusCode},
 };
 use tonic::{Request, Response, Status};
 
 use crate::stack::Stack;
 
-/// One received span, with what the tests read of it.
-#[derive(Debug, Clone)]
-pub(crate) struct Received {
-    pub(crate) service: String,
-    pub(crate) name: String,
-    pub(crate) trace_id: Vec<u8>,
-    pub(crate) span_id: Vec<u8>,
-    pub(crate) parent: Vec<u8>,
-    pub(crate) kind: SpanKind,
-    pub(crate) status: StatusCode,
-    /// Span attributes, values as text.
-    pub(crate) attributes: HashMap<String, String>,
-    /// Resource attributes, values as text.
-    pub(crate) resource: HashMap<String, String>,
-    /// Events: name and attributes.
-    pub(crate) events: Vec<(String, HashMap<String, String>)>,
-}
-
-impl Received {
-    fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.get(key).map(String::as_str)
-    }
-}
-
-/// Key-values as text.
-fn text(kvs: &[KeyValue]) -> HashMap<String, String> {
-    kvs.iter()
-        .map(|kv| {
-            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                Some(Value::StringValue(s)) => s.clone(),
-                Some(Value::IntValue(i)) => i.to_string(),
-                Some(Value::BoolValue(b)) => b.to_string(),
-                Some(Value::DoubleValue(d)) => d.to_string(),
-                other => format!("{other:?}"),
-            };
-            (kv.key.clone(), value)
-        })
-        .collect()
-}
+pub(crate) use mesh_e2e::otlp::Received;
 
 /// An OTLP/gRPC trace receiver keeping every span it is sent.
 #[derive(Debug, Clone, Default)]
@@ -86,17 +47,6 @@ impl Collector {
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
         (collector, endpoint)
-    }
-
-    /// Waits (bounded) until spans of trace `trace_id` (hex) have arrived
-    /// from every one of `services`, and returns that trace's spans.
-    pub(crate) async fn trace(&self, trace_id: &str, services: &[&str]) -> Option<Vec<Received>> {
-        self.trace_until(trace_id, |spans| {
-            services
-                .iter()
-                .all(|name| spans.iter().any(|s| s.service == *name))
-        })
-        .await
     }
 
     /// Waits (bounded) until the spans of trace `trace_id` (hex) received
@@ -129,36 +79,8 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let mut spans = self.spans.lock().expect("lock");
-        for resource_spans in request.into_inner().resource_spans {
-            let resource = text(
-                resource_spans
-                    .resource
-                    .as_ref()
-                    .map_or(&[][..], |r| &r.attributes),
-            );
-            let service = resource.get("service.name").cloned().unwrap_or_default();
-            for scope in resource_spans.scope_spans {
-                for span in scope.spans {
-                    spans.push(Received {
-                        service: service.clone(),
-                        kind: span.kind(),
-                        status: span.status.as_ref().map_or(StatusCode::Unset, |s| s.code()),
-                        name: span.name,
-                        trace_id: span.trace_id,
-                        span_id: span.span_id,
-                        parent: span.parent_span_id,
-                        attributes: text(&span.attributes),
-                        resource: resource.clone(),
-                        events: span
-                            .events
-                            .iter()
-                            .map(|e| (e.name.clone(), text(&e.attributes)))
-                            .collect(),
-                    });
-                }
-            }
-        }
+        let spans = mesh_e2e::otlp::received(request.into_inner());
+        self.spans.lock().expect("lock").extend(spans);
         Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }

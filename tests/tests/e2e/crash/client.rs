@@ -26,12 +26,18 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A channel that adds the token and a deadline to every call.
-pub(super) type Authed = InterceptedService<Channel, Bearer>;
+pub(crate) type Authed = InterceptedService<Channel, Bearer>;
 
 /// Adds `authorization: Bearer <token>` to each request, and a deadline
 /// to those without one.
 #[derive(Debug, Clone)]
-pub(super) struct Bearer(MetadataValue<Ascii>);
+pub(crate) struct Bearer(MetadataValue<Ascii>);
+
+/// `channel`, sending `token` with every call.
+pub(crate) fn authed(channel: Channel, token: &str) -> Authed {
+    let value = format!("Bearer {token}").parse().expect("header value");
+    InterceptedService::new(channel, Bearer(value))
+}
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -68,10 +74,7 @@ impl Clients<'_> {
             &self.pki.dir().ca_cert(),
             addr,
         );
-        let value = format!("Bearer {}", self.token(sub, roles))
-            .parse()
-            .expect("header value");
-        InterceptedService::new(channel, Bearer(value))
+        authed(channel, &self.token(sub, roles))
     }
 
     /// Accounts, for `sub` with `roles`.
@@ -124,7 +127,7 @@ fn transient(code: Code) -> bool {
 /// This is the client's retry policy (the same request, so the same
 /// idempotency key), not a wait for readiness: the services are being
 /// killed on purpose.
-pub(super) async fn retry<C, R, T, F, Fut>(client: &C, request: &R, call: F) -> Result<T, Status>
+pub(crate) async fn retry<C, R, T, F, Fut>(client: &C, request: &R, call: F) -> Result<T, Status>
 where
     C: Clone,
     R: Clone,

@@ -61,7 +61,7 @@ pub(super) async fn check(
     // Each order has at most one payment; paid ones exactly one captured
     // charge of their amount, cancelled ones a refunded one, declined ones
     // none that took money.
-    let payments = all_payments(clients, cluster).await;
+    let payments = all_payments(&clients.payments("maria", STAFF, cluster.addr("payments"))).await;
     let mut by_order: HashMap<&str, Vec<&Payment>> = HashMap::new();
     for payment in &payments {
         assert_ne!(

@@ -1,28 +1,26 @@
 //! Reading every order, payment and ledger entry back, page by page, as
-//! staff.
+//! staff (shared with the container test).
 
 use mesh_proto::{
     accounts::v1::{LedgerEntry, ListLedgerEntriesRequest, accounts_client::AccountsClient},
-    orders::v1::{ListOrdersRequest, Order},
-    payments::v1::{ListPaymentsRequest, Payment},
+    orders::v1::{ListOrdersRequest, Order, orders_client::OrdersClient},
+    payments::v1::{ListPaymentsRequest, Payment, payments_client::PaymentsClient},
 };
 
-use super::{
-    ORDERS, STAFF,
-    client::{Authed, Clients, retry},
-    cluster::Cluster,
-};
+use super::client::{Authed, retry};
 
-/// Every order, as staff see them.
-pub(super) async fn all_orders(clients: &Clients<'_>, cluster: &Cluster<'_>) -> Vec<Order> {
-    let client = clients.orders("maria", STAFF, cluster.addr("orders"));
+/// A bound on the pages read of one list: 100 000 records.
+const MAX_PAGES: usize = 1_000;
+
+/// Every order `client` (staff) may see.
+pub(crate) async fn all_orders(client: &OrdersClient<Authed>) -> Vec<Order> {
     let (mut all, mut token) = (Vec::new(), String::new());
-    for _ in 0..=ORDERS / 100 + 1 {
+    for _ in 0..MAX_PAGES {
         let request = ListOrdersRequest {
             page_size: 100,
             page_token: token,
         };
-        let page = retry(&client, &request, |mut c, r| async move {
+        let page = retry(client, &request, |mut c, r| async move {
             c.list_orders(r).await
         })
         .await
@@ -36,16 +34,15 @@ pub(super) async fn all_orders(clients: &Clients<'_>, cluster: &Cluster<'_>) -> 
     all
 }
 
-/// Every payment, as staff see them.
-pub(super) async fn all_payments(clients: &Clients<'_>, cluster: &Cluster<'_>) -> Vec<Payment> {
-    let client = clients.payments("maria", STAFF, cluster.addr("payments"));
+/// Every payment `client` (staff) may see.
+pub(crate) async fn all_payments(client: &PaymentsClient<Authed>) -> Vec<Payment> {
     let (mut all, mut token) = (Vec::new(), String::new());
-    for _ in 0..=ORDERS / 100 + 1 {
+    for _ in 0..MAX_PAGES {
         let request = ListPaymentsRequest {
             page_size: 100,
             page_token: token,
         };
-        let page = retry(&client, &request, |mut c, r| async move {
+        let page = retry(client, &request, |mut c, r| async move {
             c.list_payments(r).await
         })
         .await
@@ -60,9 +57,9 @@ pub(super) async fn all_payments(clients: &Clients<'_>, cluster: &Cluster<'_>) -
 }
 
 /// The whole ledger of `account`.
-pub(super) async fn ledger(client: &AccountsClient<Authed>, account: &str) -> Vec<LedgerEntry> {
+pub(crate) async fn ledger(client: &AccountsClient<Authed>, account: &str) -> Vec<LedgerEntry> {
     let (mut all, mut token) = (Vec::new(), String::new());
-    for _ in 0..=ORDERS / 100 + 2 {
+    for _ in 0..MAX_PAGES {
         let request = ListLedgerEntriesRequest {
             account_id: account.to_owned(),
             page_size: 100,
