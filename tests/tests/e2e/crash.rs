@@ -14,7 +14,7 @@
 
 pub(crate) mod client;
 mod cluster;
-mod invariants;
+pub(crate) mod invariants;
 pub(crate) mod records;
 
 use std::{

@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use super::project::poll;
 use crate::crash::{
     client::{Authed, authed, retry},
+    invariants::moved,
     records::{all_orders, all_payments},
 };
 
@@ -346,21 +347,7 @@ impl Shop {
             .expect("read account")
             .balance_minor;
             assert!(balance >= 0, "account {account} is negative: {balance}");
-            let mine = payments.iter().filter(|p| &p.account_id == account);
-            let taken: i64 = mine
-                .clone()
-                .filter(|p| {
-                    matches!(
-                        p.status(),
-                        PaymentStatus::Captured | PaymentStatus::Refunded
-                    )
-                })
-                .map(|p| p.amount_minor)
-                .sum();
-            let given: i64 = mine
-                .filter(|p| p.status() == PaymentStatus::Refunded)
-                .map(|p| p.amount_minor)
-                .sum();
+            let (taken, given) = moved(&payments, account);
             assert_eq!(balance, DEPOSIT - taken + given, "account {account}");
             balances += balance;
             captured += taken;

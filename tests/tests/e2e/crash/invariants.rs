@@ -18,6 +18,27 @@ use super::{
     records::{all_payments, ledger},
 };
 
+/// The money `payments` moved on `account`: (taken by charges that were
+/// captured, even if later refunded; given back by refunds).
+pub(crate) fn moved(payments: &[Payment], account: &str) -> (i64, i64) {
+    let ours = payments.iter().filter(|p| p.account_id == account);
+    let taken = ours
+        .clone()
+        .filter(|p| {
+            matches!(
+                p.status(),
+                PaymentStatus::Captured | PaymentStatus::Refunded
+            )
+        })
+        .map(|p| p.amount_minor)
+        .sum();
+    let given = ours
+        .filter(|p| p.status() == PaymentStatus::Refunded)
+        .map(|p| p.amount_minor)
+        .sum();
+    (taken, given)
+}
+
 /// The invariants of case 42, from each service's own records.
 pub(super) async fn check(
     clients: &Clients<'_>,
@@ -115,21 +136,7 @@ pub(super) async fn check(
         .balance_minor;
         assert!(balance >= 0);
         let ledger = ledger(&staff, account).await;
-        let ours = payments.iter().filter(|p| &p.account_id == account);
-        let taken: i64 = ours
-            .clone()
-            .filter(|p| {
-                matches!(
-                    p.status(),
-                    PaymentStatus::Captured | PaymentStatus::Refunded
-                )
-            })
-            .map(|p| p.amount_minor)
-            .sum();
-        let given: i64 = ours
-            .filter(|p| p.status() == PaymentStatus::Refunded)
-            .map(|p| p.amount_minor)
-            .sum();
+        let (taken, given) = moved(&payments, account);
         assert_eq!(balance, DEPOSIT - taken + given, "account {account}");
         let debits: i64 = ledger
             .iter()
