@@ -100,33 +100,9 @@ async fn curl_and_grpcio_reach_the_mesh_through_the_gateway() {
     assert_eq!(problem["status"], 401, "{problem}");
 
     // grpcio, pinned, in a virtual environment of its own.
-    let venv = tempfile::tempdir().expect("temp dir");
     let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    let venv = crate::support::venv(&clients.join("requirements.txt"));
     let python = venv.path().join("bin/python");
-    let ok = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(venv.path())
-        .status()
-        .expect("venv");
-    assert!(ok.success(), "python3 -m venv failed");
-    let pip = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(clients.join("requirements.txt"))
-        .output()
-        .expect("pip");
-    assert!(
-        pip.status.success(),
-        "pip install grpcio: {}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
     for script in ["grpc_client.py", "reflect_client.py"] {
         let run = Command::new(&python)
             .arg(clients.join(script))

@@ -142,6 +142,7 @@ async fn the_stack_runs_in_containers_through_faults() {
     assert_eq!(report["ok"], true, "meshctl demo: {report}");
     let trace_id = report["trace_id"].as_str().expect("trace id");
     trace_from_every_hop(&project, trace_id).await;
+    discovery_names_the_published_gateway(&gateway_url, &ca, &credentials);
     prometheus_scrapes_every_workload(&project).await;
 
     // Orders while the faults happen.
@@ -339,4 +340,27 @@ async fn prometheus_scrapes_every_workload(project: &Project) {
     })
     .await;
     assert!(up.is_some(), "Prometheus does not scrape every workload");
+}
+
+/// One public issuer: told nothing but the published gateway's URL, a
+/// standard OAuth client (Authlib) and JWT library (PyJWT) follow the
+/// discovery document fetched from it, which must name that URL as issuer
+/// and every endpoint under it (`auth/interop/check.py`).
+fn discovery_names_the_published_gateway(gateway: &str, ca: &Path, credentials: &Path) {
+    let interop = repo_root().join("auth/interop");
+    let venv = crate::support::venv(&interop.join("requirements.txt"));
+    let check = std::process::Command::new(venv.path().join("bin/python"))
+        .arg(interop.join("check.py"))
+        .args(["--issuer", gateway, "--client-id", "loadgen", "--ca"])
+        .arg(ca)
+        .arg("--credentials")
+        .arg(credentials)
+        .output()
+        .expect("run check.py");
+    assert!(
+        check.status.success(),
+        "discovery through the published gateway: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }

@@ -148,3 +148,36 @@ pub(crate) async fn run_to_exit(mut cmd: Command) -> (ExitStatus, String) {
     );
     (output.status, text)
 }
+
+/// A Python virtual environment of its own with the pinned packages of
+/// `requirements`, for clients we did not write; removed on drop. The
+/// interpreter is `<dir>/bin/python`.
+pub(crate) fn venv(requirements: &std::path::Path) -> tempfile::TempDir {
+    let venv = tempfile::tempdir().expect("temp dir");
+    let ok = std::process::Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(venv.path())
+        .status()
+        .expect("python3 -m venv");
+    assert!(ok.success(), "python3 -m venv failed");
+    let pip = std::process::Command::new(venv.path().join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(requirements)
+        .output()
+        .expect("pip");
+    assert!(
+        pip.status.success(),
+        "pip install -r {}: {}",
+        requirements.display(),
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    venv
+}
