@@ -107,7 +107,7 @@ impl App {
             |id| directory.client(id).map(|c| c.secret.as_str().to_owned()),
         )
         .map_err(StartError::Flags)?;
-        let throttle = ThrottlePolicy::default();
+        let throttle = ThrottlePolicy::with_backoff(secs(args.login_backoff));
         let auth = Arc::new(Authority {
             settings,
             clients: ClientAuthenticator::new(

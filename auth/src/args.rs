@@ -63,6 +63,12 @@ pub struct Args {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub enable_password_grant: bool,
 
+    /// The first wait after too many failed logins of one user or client
+    /// from one address; each further failure doubles it, up to a minute
+    /// (or this, if longer). See the README's security rules.
+    #[arg(long, env = "AUTH_LOGIN_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub login_backoff: Duration,
+
     /// Mesh workloads that proxy the OAuth endpoints (comma separated).
     /// Only when such a workload is the TLS peer (by its client
     /// certificate) is its `x-forwarded-for` taken as the client's address,
@@ -87,6 +93,9 @@ impl Args {
             return Err("--refresh-token-ttl must be at least --access-token-ttl".to_owned());
         }
         check_issuer(&self.mesh.jwt.issuer)?;
+        if self.login_backoff > Duration::from_secs(3600) {
+            return Err("--login-backoff must be at most 1h".to_owned());
+        }
         if self.mesh.jwt.jwt_skew > Duration::from_secs(300) {
             return Err("--jwt-skew must be at most 5m".to_owned());
         }

@@ -45,6 +45,17 @@ impl Default for ThrottlePolicy {
     }
 }
 
+impl ThrottlePolicy {
+    /// The default policy with `base` seconds as the first per-address wait
+    /// (`--login-backoff`); the cap is a minute, or `base` if longer.
+    pub(crate) fn with_backoff(base: i64) -> Self {
+        let mut policy = Self::default();
+        policy.per_address.base_secs = base.max(1);
+        policy.per_address.max_secs = policy.per_address.max_secs.max(base);
+        policy
+    }
+}
+
 /// Why an attempt is refused before any secret is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Refused {
