@@ -123,6 +123,7 @@ impl App {
             keys,
             store,
             metrics,
+            revocations: Default::default(),
             clock,
         });
         let grpc = server

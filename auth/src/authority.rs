@@ -34,6 +34,8 @@ pub(crate) struct Authority {
     pub(crate) tokens: Tokens,
     pub(crate) store: Store,
     pub(crate) metrics: Metrics,
+    /// Revocations per client and minute (`POST /oauth2/revoke`).
+    pub(crate) revocations: crate::http::quota::RevocationQuota,
 }
 
 impl Authority {

@@ -64,6 +64,13 @@ pub enum Error {
     /// A valid bearer token without the right (RFC 6750).
     #[error("insufficient_scope: {0}")]
     InsufficientScope(Cow<'static, str>),
+    /// Not now: too many requests of this kind from this client (RFC 7009
+    /// §2.2.1: the token still exists; retry after the delay).
+    #[error("temporarily_unavailable: {description}")]
+    TryLater {
+        description: Cow<'static, str>,
+        retry_after: i64,
+    },
     /// A fault of this server; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,6 +89,7 @@ impl Error {
             Self::InvalidTarget(_) => "invalid_target",
             Self::InvalidToken { .. } => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::TryLater { .. } => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
     }
@@ -105,6 +113,7 @@ impl Error {
             Self::InvalidClient { .. } => "client authentication failed".into(),
             Self::UnsupportedGrantType => "unsupported grant_type".into(),
             Self::InvalidToken { .. } => "the access token is missing, invalid or expired".into(),
+            Self::TryLater { description, .. } => description.clone(),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -130,6 +139,10 @@ impl Error {
                     "request denied: {}",
                     self.description()
                 );
+            }
+            Self::TryLater { .. } => {
+                // Counted where the limit refused it (`mesh_ratelimit_rejected_total`).
+                tracing::warn!(method, "refused for now: {}", self.description());
             }
             Self::Internal(detail) => {
                 tracing::error!(method, detail, "internal error");
@@ -176,6 +189,7 @@ impl IntoResponse for Error {
             Self::InvalidClient { .. } | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -196,7 +210,7 @@ impl IntoResponse for Error {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
                 }
             }
-            Self::LoginThrottled { retry_after, .. } => {
+            Self::LoginThrottled { retry_after, .. } | Self::TryLater { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Self::InvalidToken { .. } => {
@@ -232,6 +246,7 @@ impl From<Error> for tonic::Status {
             Error::InvalidRequest(_) | Error::BodyTooLarge | Error::UnsupportedGrantType => {
                 Self::invalid_argument(message)
             }
+            Error::TryLater { .. } => Self::resource_exhausted(message),
             Error::Internal(_) => Self::internal("internal error"),
         }
     }

@@ -20,6 +20,7 @@ mod admin;
 mod discovery;
 mod form;
 mod introspect;
+pub(crate) mod quota;
 mod revoke;
 mod token;
 

@@ -2,7 +2,8 @@
 //! an access token (by `jti`, until it would have expired) or a refresh
 //! token (its whole family, with the access tokens issued from it).
 //! Unknown, invalid or expired tokens answer 200 as well (§2.2): there is
-//! nothing left to revoke.
+//! nothing left to revoke. A client that revokes more than its quota per
+//! minute gets 503 with `Retry-After` (§2.2.1), see [`super::quota`].
 
 use std::sync::Arc;
 
@@ -28,6 +29,13 @@ async fn handle(auth: &Authority, request: Request) -> Result<(), Error> {
     let now = auth.clock.now();
     let client = super::authenticate_client(auth, &parts, &form, now).await?;
     let token = form.required("token")?;
+    if let Err(wait) = auth.revocations.take(&client.id, now) {
+        auth.metrics.mesh.ratelimit_rejected("revocations");
+        return Err(Error::TryLater {
+            description: "too many revocations from this client; retry later".into(),
+            retry_after: wait,
+        });
+    }
     let not_yours = || Error::UnauthorizedClient("the token was issued to another client".into());
     if let Ok(claims) = auth.tokens.verify(token, now) {
         if claims.client_id != client.id {

@@ -479,3 +479,38 @@ async fn case_23_malformed_oversized_or_mistyped_bodies_are_oauth_errors() {
     let metrics = auth.metrics().await;
     assert!(!metrics.contains("server_error"), "{metrics}");
 }
+
+/// Revoking in a loop cannot grow the revocation feed every workload
+/// holds without bound: past its quota per minute a client gets 503 with
+/// `Retry-After` (RFC 7009 §2.2.1), counted as a rate-limit rejection.
+#[tokio::test]
+async fn revocations_are_limited_per_client() {
+    let auth = TestAuth::start().await;
+    let mut conn = auth.client().connect().await;
+    let header = vec![("authorization", basic("loadgen", &secret("loadgen")))];
+    let body = "token=not-a-token";
+    for n in 0..600 {
+        let reply = conn.post_form("/oauth2/revoke", body, &header).await;
+        assert_eq!(reply.status, 200, "revocation {n}");
+    }
+    let refused = conn.post_form("/oauth2/revoke", body, &header).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.error(), "temporarily_unavailable");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(
+        auth.metric("mesh_ratelimit_rejected_total", r#"key="revocations""#)
+            .await,
+        1.0
+    );
+    // Another client is not affected, and the next minute starts afresh.
+    let other = vec![("authorization", basic("gateway", &secret("gateway")))];
+    assert_eq!(
+        conn.post_form("/oauth2/revoke", body, &other).await.status,
+        200
+    );
+    auth.advance(Duration::from_secs(60));
+    assert_eq!(
+        conn.post_form("/oauth2/revoke", body, &header).await.status,
+        200
+    );
+}
