@@ -270,7 +270,6 @@ impl ClientAuthenticator {
         self.rotations
             .apply(&row)
             .map_err(|e| Error::internal("rotation", e))?;
-        self.verified.forget(&client.id);
         self.metrics.previous_secret_until(&client.id, until);
         Ok((secret, until))
     }
@@ -290,7 +289,6 @@ impl ClientAuthenticator {
         self.rotations
             .apply(&row)
             .map_err(|e| Error::internal("rotation", e))?;
-        self.verified.forget(&client.id);
         self.metrics.previous_secret_until(&client.id, 0);
         Ok(true)
     }
@@ -331,14 +329,6 @@ impl VerifiedCache {
         entries.get(id).is_some_and(|(known, expires, at)| {
             *expires > now && *at == epoch && bool::from(known.as_ref().ct_eq(tag.as_ref()))
         })
-    }
-
-    /// Forgets `id`'s remembered secret (its secrets changed).
-    fn forget(&self, id: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
     }
 
     /// Only called for registered clients, so the map stays bounded.

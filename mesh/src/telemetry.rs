@@ -176,18 +176,8 @@ pub fn extract(headers: &http::HeaderMap) -> Context {
     opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)))
 }
 
-/// Writes the current span's trace context into `headers`.
-pub fn inject_current(headers: &mut http::HeaderMap) {
-    let cx = tracing::Span::current().context();
-    if cx.span().span_context().is_valid() {
-        opentelemetry::global::get_text_map_propagator(|p| {
-            p.inject_context(&cx, &mut HeadersMut(headers))
-        });
-    }
-}
-
 /// Records the span's trace id as its `trace_id` field, for the logs.
-pub fn record_trace_id(span: &tracing::Span) {
+pub(crate) fn record_trace_id(span: &tracing::Span) {
     if let Some(trace_id) = trace_id(span) {
         span.record("trace_id", trace_id);
     }

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use super::project::poll;
 use crate::crash::{
     client::{Authed, authed, retry},
-    invariants::moved,
+    invariants::{moved, one_charge_per_order},
     records::{all_orders, all_payments},
 };
 
@@ -302,20 +302,7 @@ impl Shop {
             .into_iter()
             .filter(|p| accounts.contains(&p.account_id))
             .collect();
-        let mut by_order: HashMap<&str, Vec<_>> = HashMap::new();
-        for payment in &payments {
-            by_order
-                .entry(payment.reference.as_str())
-                .or_default()
-                .push(payment);
-        }
-        for (order, charges) in &by_order {
-            assert!(
-                by_id.contains_key(order),
-                "a payment without an order: {charges:?}"
-            );
-            assert_eq!(charges.len(), 1, "one charge per order: {charges:?}");
-        }
+        let by_order = one_charge_per_order(&payments, &by_id);
         for order in &orders {
             let payment = by_order.get(order.order_id.as_str()).map(|p| p[0]);
             let expected = match order.status() {

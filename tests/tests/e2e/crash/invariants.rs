@@ -18,6 +18,29 @@ use super::{
     records::{all_payments, ledger},
 };
 
+/// `payments` by the order they pay (their `reference`), checking that
+/// each pays an order of `by_id` and that no order has two.
+pub(crate) fn one_charge_per_order<'a>(
+    payments: &'a [Payment],
+    by_id: &HashMap<&str, &Order>,
+) -> HashMap<&'a str, Vec<&'a Payment>> {
+    let mut by_order: HashMap<&str, Vec<&Payment>> = HashMap::new();
+    for payment in payments {
+        by_order
+            .entry(payment.reference.as_str())
+            .or_default()
+            .push(payment);
+    }
+    for (order_id, charges) in &by_order {
+        assert!(
+            by_id.contains_key(order_id),
+            "a payment without an order: {charges:?}"
+        );
+        assert_eq!(charges.len(), 1, "one charge per order: {charges:?}");
+    }
+    by_order
+}
+
 /// The money `payments` moved on `account`: (taken by charges that were
 /// captured, even if later refunded; given back by refunds).
 pub(crate) fn moved(payments: &[Payment], account: &str) -> (i64, i64) {
@@ -83,25 +106,14 @@ pub(super) async fn check(
     // charge of their amount, cancelled ones a refunded one, declined ones
     // none that took money.
     let payments = all_payments(&clients.payments("maria", STAFF, cluster.addr("payments"))).await;
-    let mut by_order: HashMap<&str, Vec<&Payment>> = HashMap::new();
     for payment in &payments {
         assert_ne!(
             payment.status(),
             PaymentStatus::Unspecified,
             "unsettled: {payment:?}"
         );
-        by_order
-            .entry(payment.reference.as_str())
-            .or_default()
-            .push(payment);
     }
-    for (order_id, payments) in &by_order {
-        assert!(
-            by_id.contains_key(order_id),
-            "a payment without an order: {payments:?}"
-        );
-        assert_eq!(payments.len(), 1, "one charge per order: {payments:?}");
-    }
+    let by_order = one_charge_per_order(&payments, &by_id);
     for order in orders {
         let payment = by_order.get(order.order_id.as_str()).map(|p| p[0]);
         let expected = match order.status() {
